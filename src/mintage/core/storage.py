@@ -1,0 +1,106 @@
+"""Storage protocols: the "model" of the origin library, typed and async.
+
+Core owns these protocols; ``mintage.storage`` implements them (memory, SQLite,
+PostgreSQL) and users may write their own.  Every method that may touch a database is
+``async``.  A store that cannot reach its backend raises
+:class:`~mintage.core.errors.StorageUnavailableError`, which the server turns into 503
+``temporarily_unavailable`` rather than a wrong ``invalid_grant``.
+
+The contract suite in ``tests/storage/`` is the executable form of this page.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .models import Client, Token, User
+
+
+@runtime_checkable
+class ClientStore(Protocol):
+    async def get_client(self, client_id: str) -> Client | None:
+        """The client with this id, or ``None``."""
+        ...
+
+    async def save_client(self, client: Client) -> None:
+        """Insert or replace the client (by ``client_id``)."""
+        ...
+
+    async def delete_client(self, client_id: str) -> bool:
+        """Delete the client and every token issued to it; ``True`` if it existed."""
+        ...
+
+    async def list_clients(self) -> list[Client]:
+        """Every client, ordered by ``created_at`` then ``client_id``."""
+        ...
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    async def save_token(self, token: Token) -> None:
+        """Persist a new token durably before returning.
+
+        When this returns, the token must survive a crash of the process: the server
+        sends the token to the client right after.
+        """
+        ...
+
+    async def get_token(self, digest: str) -> Token | None:
+        """The token with this digest (active or not), or ``None``."""
+        ...
+
+    async def consume_token(self, digest: str, now: int) -> Token | None:
+        """Atomically mark an unconsumed, unrevoked, unexpired token as consumed.
+
+        Returns the token as it was before the update if this call won, ``None``
+        otherwise.  Of any number of concurrent calls for one digest, at most one wins
+        (one ``UPDATE … WHERE consumed_at IS NULL … RETURNING`` statement).
+        """
+        ...
+
+    async def revoke_token(self, digest: str, now: int) -> bool:
+        """Mark one token revoked; ``True`` if it was found and not already revoked."""
+        ...
+
+    async def revoke_family(self, family_id: str, now: int) -> int:
+        """Revoke every token of the family; returns how many changed."""
+        ...
+
+    async def purge_expired(self, now: int, batch_size: int) -> int:
+        """Delete at most ``batch_size`` tokens that expired before ``now``.
+
+        Returns how many rows were deleted, so callers can loop in small batches.
+        """
+        ...
+
+
+@runtime_checkable
+class UserStore(Protocol):
+    async def get_user_by_username(self, username: str) -> User | None:
+        """The user with this username (exact match), or ``None``."""
+        ...
+
+    async def get_user(self, user_id: str) -> User | None:
+        """The user with this id, or ``None``."""
+        ...
+
+    async def save_user(self, user: User) -> None:
+        """Insert or replace the user; raises ``ValueError`` if the username is taken
+        by another user."""
+        ...
+
+
+class Storage(ClientStore, TokenStore, UserStore, Protocol):
+    """Everything the server needs, plus lifecycle hooks."""
+
+    async def open(self) -> None:
+        """Connect; create or migrate the schema when the store owns it."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes and release connections."""
+        ...
+
+    async def ping(self) -> bool:
+        """``True`` when the backend answers (readiness)."""
+        ...

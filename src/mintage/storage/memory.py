@@ -1,0 +1,100 @@
+"""In-memory store: for tests and embedding experiments.  Nothing survives a restart."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..core.models import Client, Token, User
+
+
+class MemoryStorage:
+    """Implements :class:`~mintage.core.storage.Storage` with dicts.
+
+    Each method runs without awaiting, so on one event loop every method is atomic.
+    """
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Client] = {}
+        self.tokens: dict[str, Token] = {}
+        self.users: dict[str, User] = {}
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> bool:
+        return True
+
+    # clients
+    async def get_client(self, client_id: str) -> Client | None:
+        return self.clients.get(client_id)
+
+    async def save_client(self, client: Client) -> None:
+        self.clients[client.client_id] = client
+
+    async def delete_client(self, client_id: str) -> bool:
+        existed = self.clients.pop(client_id, None) is not None
+        for digest in [d for d, t in self.tokens.items() if t.client_id == client_id]:
+            del self.tokens[digest]
+        return existed
+
+    async def list_clients(self) -> list[Client]:
+        return sorted(self.clients.values(), key=lambda c: (c.created_at, c.client_id))
+
+    # tokens
+    async def save_token(self, token: Token) -> None:
+        self.tokens[token.digest] = token
+
+    async def get_token(self, digest: str) -> Token | None:
+        return self.tokens.get(digest)
+
+    async def consume_token(self, digest: str, now: int) -> Token | None:
+        token = self.tokens.get(digest)
+        if (
+            token is None
+            or token.consumed_at is not None
+            or token.revoked_at is not None
+            or token.expires_at <= now
+        ):
+            return None
+        self.tokens[digest] = dataclasses.replace(token, consumed_at=now)
+        return token
+
+    async def revoke_token(self, digest: str, now: int) -> bool:
+        token = self.tokens.get(digest)
+        if token is None or token.revoked_at is not None:
+            return False
+        self.tokens[digest] = dataclasses.replace(token, revoked_at=now)
+        return True
+
+    async def revoke_family(self, family_id: str, now: int) -> int:
+        changed = 0
+        for digest, token in list(self.tokens.items()):
+            if token.family_id == family_id and token.revoked_at is None:
+                self.tokens[digest] = dataclasses.replace(token, revoked_at=now)
+                changed += 1
+        return changed
+
+    async def purge_expired(self, now: int, batch_size: int) -> int:
+        doomed = [d for d, t in self.tokens.items() if t.expires_at < now][:batch_size]
+        for digest in doomed:
+            del self.tokens[digest]
+        return len(doomed)
+
+    # users
+    async def get_user_by_username(self, username: str) -> User | None:
+        for user in self.users.values():
+            if user.username == username:
+                return user
+        return None
+
+    async def get_user(self, user_id: str) -> User | None:
+        return self.users.get(user_id)
+
+    async def save_user(self, user: User) -> None:
+        other = await self.get_user_by_username(user.username)
+        if other is not None and other.user_id != user.user_id:
+            raise ValueError(f"username {user.username!r} is taken")
+        self.users[user.user_id] = user
