@@ -1,0 +1,59 @@
+"""Mintage: an OAuth 2.1 authorization server, standalone or embedded.
+
+The public API is listed in ``__all__``.  Names load lazily so that importing
+``mintage.core`` (the protocol engine) never pulls in Starlette or a database driver.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "create_app": "mintage.web.app",
+    "Settings": "mintage.settings",
+    "AuthorizationServer": "mintage.core.server",
+    "ServerConfig": "mintage.core.server",
+    "Storage": "mintage.core.storage",
+    "ClientStore": "mintage.core.storage",
+    "TokenStore": "mintage.core.storage",
+    "UserStore": "mintage.core.storage",
+    "Client": "mintage.core.models",
+    "Token": "mintage.core.models",
+    "TokenKind": "mintage.core.models",
+    "User": "mintage.core.models",
+    "MemoryStorage": "mintage.storage.memory",
+    "open_storage": "mintage.storage",
+    "register_client": "mintage.core.clients",
+    "rotate_secret": "mintage.core.clients",
+    "hash_password": "mintage.core.passwords",
+    "OAuthError": "mintage.core.errors",
+    "StorageUnavailableError": "mintage.core.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from .core.clients import register_client, rotate_secret
+    from .core.errors import OAuthError, StorageUnavailableError
+    from .core.models import Client, Token, TokenKind, User
+    from .core.passwords import hash_password
+    from .core.server import AuthorizationServer, ServerConfig
+    from .core.storage import ClientStore, Storage, TokenStore, UserStore
+    from .settings import Settings
+    from .storage import open_storage
+    from .storage.memory import MemoryStorage
+    from .web.app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mintage' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,99 @@
+"""Client authentication at the token, revocation and introspection endpoints.
+
+RFC 6749 §2.3.1 (``client_secret_basic``, ``client_secret_post``), §2.1 and §3.2.1
+(public clients identify themselves with ``client_id`` only: ``none``, RFC 7591 §2).
+"The client MUST NOT use more than one authentication method in each request."
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote_plus
+
+from .credentials import SecretHasher
+from .errors import InvalidClientError, InvalidRequestError
+from .http import OAuthRequest
+from .models import Client
+from .storage import ClientStore
+
+Method = Literal["client_secret_basic", "client_secret_post", "none"]
+SUPPORTED_METHODS: tuple[Method, ...] = ("client_secret_basic", "client_secret_post", "none")
+
+# Compared against when the client is unknown, so the miss costs the same HMAC as a hit.
+_DUMMY_DIGEST = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedClient:
+    client: Client
+    method: Method
+
+
+class ClientAuthError(InvalidClientError):
+    """``invalid_client``; remembers whether HTTP Basic was tried (for the challenge)."""
+
+    def __init__(self, description: str, *, basic: bool) -> None:
+        super().__init__(description)
+        self.basic = basic
+
+
+def _parse_basic(header: str) -> tuple[str, str]:
+    _, _, encoded = header.partition(" ")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ClientAuthError("malformed Basic credentials", basic=True) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or not client_id:
+        raise ClientAuthError("malformed Basic credentials", basic=True)
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+class ClientAuthenticator:
+    """Finds and verifies the client of a request."""
+
+    def __init__(self, clients: ClientStore, hasher: SecretHasher) -> None:
+        self._clients = clients
+        self._hasher = hasher
+
+    def presented(self, request: OAuthRequest, params: dict[str, str]) -> bool:
+        """Did the request carry any client identification at all?"""
+        return "authorization" in request.headers or "client_id" in params
+
+    async def authenticate(
+        self, request: OAuthRequest, params: dict[str, str]
+    ) -> AuthenticatedClient:
+        authorization = request.headers.get("authorization")
+        body_id = params.get("client_id")
+        body_secret = params.get("client_secret")
+        if authorization is not None and authorization[:6].lower() == "basic ":
+            if body_secret is not None:
+                raise InvalidRequestError("use one client authentication method, not two")
+            client_id, secret = _parse_basic(authorization)
+            if body_id is not None and body_id != client_id:
+                raise ClientAuthError("client_id does not match the credentials", basic=True)
+            return await self._verify(client_id, secret, "client_secret_basic", basic=True)
+        if authorization is not None:
+            raise ClientAuthError("unsupported Authorization scheme; use Basic", basic=True)
+        if not body_id:
+            raise ClientAuthError("client authentication is required", basic=True)
+        if body_secret is not None:
+            return await self._verify(body_id, body_secret, "client_secret_post", basic=False)
+        client = await self._clients.get_client(body_id)
+        if client is None or not client.is_public:
+            raise ClientAuthError("client authentication failed", basic=False)
+        return AuthenticatedClient(client, "none")
+
+    async def _verify(
+        self, client_id: str, secret: str, method: Method, *, basic: bool
+    ) -> AuthenticatedClient:
+        client = await self._clients.get_client(client_id)
+        digest = client.secret_digest if client is not None else None
+        ok = self._hasher.verify(secret, digest or _DUMMY_DIGEST)
+        if client is None or digest is None or not ok:
+            raise ClientAuthError("client authentication failed", basic=basic)
+        return AuthenticatedClient(client, method)

@@ -1,0 +1,106 @@
+"""Registering and changing clients: validation shared by the CLI and the library."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from .clock import Clock, system_clock
+from .credentials import SecretHasher, new_id
+from .models import Client
+from .scope import parse_scope
+from .storage import ClientStore
+
+#: grant types a client may be registered with (those the server implements)
+KNOWN_GRANT_TYPES = ("client_credentials", "refresh_token", "password")
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    """Accept repeated options and space-separated lists alike."""
+    out: list[str] = []
+    for value in values:
+        for item in value.split():
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def validate_redirect_uri(uri: str) -> str:
+    """RFC 6749 §3.1.2: absolute, no fragment; plain http only for loopback hosts."""
+    parts = urlsplit(uri)
+    if not parts.scheme or parts.fragment or "#" in uri:
+        raise ValueError(f"redirect URI {uri!r} must be absolute and without a fragment")
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise ValueError(f"redirect URI {uri!r} must use https (http only on loopback)")
+    if parts.scheme in ("http", "https") and not parts.netloc:
+        raise ValueError(f"redirect URI {uri!r} has no host")
+    return uri
+
+
+async def register_client(
+    clients: ClientStore,
+    hasher: SecretHasher,
+    *,
+    name: str,
+    grant_types: Iterable[str],
+    scopes: Iterable[str],
+    redirect_uris: Iterable[str] = (),
+    public: bool = False,
+    access_token_lifetime: int | None = None,
+    refresh_token_lifetime: int | None = None,
+    client_id: str | None = None,
+    clock: Clock = system_clock,
+) -> tuple[Client, str | None]:
+    """Create a client; returns it and its secret (``None`` for public clients).
+
+    The secret is generated here and only its keyed digest is stored: show it once.
+    """
+    if not name.strip():
+        raise ValueError("a client needs a name")
+    grants = _split(grant_types)
+    if not grants:
+        raise ValueError("a client needs at least one grant type")
+    unknown = [g for g in grants if g not in KNOWN_GRANT_TYPES]
+    if unknown:
+        raise ValueError(
+            f"unknown grant type {', '.join(unknown)}; known: {', '.join(KNOWN_GRANT_TYPES)}"
+        )
+    if public and "client_credentials" in grants:
+        raise ValueError("client_credentials needs a confidential client (RFC 6749 §4.4)")
+    scope_list = _split(scopes)
+    parse_scope(" ".join(scope_list))  # raises InvalidScopeError on bad characters
+    for lifetime in (access_token_lifetime, refresh_token_lifetime):
+        if lifetime is not None and lifetime <= 0:
+            raise ValueError("token lifetimes must be positive")
+    secret, digest = (None, None) if public else hasher.new_secret()
+    client = Client(
+        client_id=client_id or new_id(),
+        name=name.strip(),
+        grant_types=tuple(grants),
+        scopes=tuple(scope_list),
+        redirect_uris=tuple(validate_redirect_uri(u) for u in _split(redirect_uris)),
+        secret_digest=digest,
+        access_token_lifetime=access_token_lifetime,
+        refresh_token_lifetime=refresh_token_lifetime,
+        created_at=clock(),
+    )
+    if await clients.get_client(client.client_id) is not None:
+        raise ValueError(f"client {client.client_id} already exists")
+    await clients.save_client(client)
+    return client, secret
+
+
+async def rotate_secret(
+    clients: ClientStore, hasher: SecretHasher, client_id: str
+) -> tuple[Client, str]:
+    """Replace a confidential client's secret; the old one stops working at once."""
+    client = await clients.get_client(client_id)
+    if client is None:
+        raise LookupError(f"no client {client_id}")
+    if client.is_public:
+        raise ValueError("a public client has no secret to rotate")
+    secret, digest = hasher.new_secret()
+    client = dataclasses.replace(client, secret_digest=digest)
+    await clients.save_client(client)
+    return client, secret

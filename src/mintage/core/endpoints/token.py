@@ -1,0 +1,47 @@
+"""Token endpoint (RFC 6749 §3.2, §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..client_auth import ClientAuthenticator
+from ..errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    UnauthorizedClientError,
+    UnsupportedGrantTypeError,
+)
+from ..grants import Grant, GrantContext
+from ..http import OAuthRequest, OAuthResponse, json_response
+from ..params import body_params
+
+
+class TokenEndpoint:
+    """Dispatches to the grant registered for ``grant_type``.
+
+    RFC 6749 §3.2: POST only.  §5.2: ``unsupported_grant_type`` for unknown grants,
+    ``unauthorized_client`` when the client may not use a known one.
+    """
+
+    def __init__(
+        self, grants: Iterable[Grant], authenticator: ClientAuthenticator, ctx: GrantContext
+    ) -> None:
+        self.grants: dict[str, Grant] = {g.grant_type: g for g in grants}
+        self._authenticator = authenticator
+        self._ctx = ctx
+
+    async def __call__(self, request: OAuthRequest) -> OAuthResponse:
+        params = body_params(request)
+        grant_type = params.get("grant_type")
+        if not grant_type:
+            raise InvalidRequestError("missing parameter grant_type")
+        authenticated = await self._authenticator.authenticate(request, params)
+        grant = self.grants.get(grant_type)
+        if grant is None:
+            raise UnsupportedGrantTypeError(f"grant_type {grant_type} is not supported")
+        if grant_type not in authenticated.client.grant_types:
+            raise UnauthorizedClientError(f"this client may not use grant_type {grant_type}")
+        if authenticated.method == "none" and not grant.allows_public:
+            raise InvalidClientError(f"grant_type {grant_type} requires client authentication")
+        body = await grant.exchange(authenticated, params, self._ctx)
+        return json_response(body)

@@ -1,0 +1,36 @@
+"""Grant types of the token endpoint, one module each (RFC 6749 §4, §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from ..client_auth import AuthenticatedClient
+from ..clock import Clock
+from ..issuer import TokenIssuer
+from ..storage import TokenStore, UserStore
+
+
+@dataclass(frozen=True, slots=True)
+class GrantContext:
+    """What grants may use: the issuer and the stores, nothing more."""
+
+    issuer: TokenIssuer
+    tokens: TokenStore
+    users: UserStore
+    clock: Clock
+
+
+class Grant(Protocol):
+    """A grant handler, registered by its ``grant_type``."""
+
+    grant_type: ClassVar[str]
+    #: may public clients (``none`` authentication) use it?
+    allows_public: ClassVar[bool]
+    #: does it need the client to list the grant explicitly? (all do: RFC 6749 §10.1)
+
+    async def exchange(
+        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
+    ) -> dict[str, Any]:
+        """Validate the request and return the token response body (RFC 6749 §5.1)."""
+        ...

@@ -1,0 +1,34 @@
+"""Resource owner password credentials grant (RFC 6749 §4.3).
+
+Omitted by OAuth 2.1 and RFC 9700 §2.4 ("MUST NOT be used"): Mintage serves it only to
+clients that have ``password`` listed explicitly, for migrations from legacy systems.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..client_auth import AuthenticatedClient
+from ..errors import InvalidGrantError
+from ..params import require
+from ..passwords import verify_password
+from ..scope import granted_scope
+from . import GrantContext
+
+
+class PasswordGrant:
+    grant_type: ClassVar[str] = "password"
+    allows_public: ClassVar[bool] = True
+
+    async def exchange(
+        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
+    ) -> dict[str, Any]:
+        username = require(params, "username")
+        password = require(params, "password")
+        scopes = granted_scope(params.get("scope"), client.client.scopes)
+        user = await ctx.users.get_user_by_username(username)
+        # Verify even for unknown users: equal timing hides which usernames exist.
+        ok = await verify_password(user.password_hash if user else None, password)
+        if user is None or not ok:
+            raise InvalidGrantError("invalid username or password")
+        return await ctx.issuer.issue(client.client, scopes, subject=user.user_id, refresh=True)

@@ -1,0 +1,67 @@
+"""Refresh token grant with rotation and reuse detection (RFC 6749 §6, RFC 9700 §4.14)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..client_auth import AuthenticatedClient
+from ..credentials import REFRESH_TOKEN_PREFIX, token_digest, well_formed
+from ..errors import InvalidGrantError
+from ..models import TokenKind
+from ..params import require
+from ..scope import narrowed_scope, parse_scope
+from . import GrantContext
+
+_INVALID = "the refresh token is invalid, expired or revoked"
+
+
+class RefreshTokenGrant:
+    """Each refresh token works once; its successor continues the same family.
+
+    Presenting a rotated (consumed) token again means it was copied: RFC 9700 §4.14.2
+    has the server revoke the whole family, so both the attacker's and the victim's
+    tokens stop working and the user must authorise again.
+    """
+
+    grant_type: ClassVar[str] = "refresh_token"
+    allows_public: ClassVar[bool] = True
+
+    async def exchange(
+        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
+    ) -> dict[str, Any]:
+        presented = require(params, "refresh_token")
+        if not well_formed(presented, REFRESH_TOKEN_PREFIX):
+            raise InvalidGrantError(_INVALID)
+        digest = token_digest(presented)
+        now = ctx.clock()
+        token = await ctx.tokens.get_token(digest)
+        if token is None or token.kind is not TokenKind.REFRESH:
+            raise InvalidGrantError(_INVALID)
+        # §6: the token is bound to the client it was issued to.  A foreign client
+        # learns nothing, and the token is left untouched.
+        if token.client_id != client.client.client_id:
+            raise InvalidGrantError(_INVALID)
+        # Check the scope before consuming, so a bad request does not burn the token.
+        scopes = narrowed_scope(params.get("scope"), parse_scope(token.scope))
+        if token.consumed_at is not None:
+            await ctx.tokens.revoke_family(token.family_id, now)
+            raise InvalidGrantError(_INVALID)
+        won = await ctx.tokens.consume_token(digest, now)
+        if won is None:
+            # Lost a race to a concurrent use, or revoked/expired meanwhile.  A
+            # concurrent second use is reuse too.
+            latest = await ctx.tokens.get_token(digest)
+            if latest is not None and latest.consumed_at is not None:
+                await ctx.tokens.revoke_family(token.family_id, now)
+            raise InvalidGrantError(_INVALID)
+        response = await ctx.issuer.issue(
+            client.client, scopes, subject=won.subject, refresh=True, family_id=won.family_id
+        )
+        # A concurrent reuse may have revoked the family before our successors were
+        # written; the consumed parent then carries ``revoked_at``.  Re-check so the
+        # reuse rule holds in every interleaving.
+        parent = await ctx.tokens.get_token(digest)
+        if parent is None or parent.revoked_at is not None:
+            await ctx.tokens.revoke_family(won.family_id, now)
+            raise InvalidGrantError(_INVALID)
+        return response

@@ -1,0 +1,66 @@
+"""Neutral request and response values: the engine's only view of HTTP.
+
+The web adapter (``mintage.web``) builds an :class:`OAuthRequest` from the ASGI scope and
+turns an :class:`OAuthResponse` back into bytes, so core never imports a framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .errors import InvalidClientError, OAuthError
+
+# RFC 6749 §5.1: token responses "MUST include ... Cache-Control: no-store".
+NO_STORE: tuple[tuple[str, str], ...] = (
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("pragma", "no-cache"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthRequest:
+    """An HTTP request reduced to what the protocol needs.
+
+    ``headers`` keys are lower-case; ``query`` keeps repeated names as lists so
+    duplicates can be rejected (RFC 6749 §3.1, §3.2).
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+    client_ip: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthResponse:
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = NO_STORE
+
+
+def json_response(
+    payload: Mapping[str, Any],
+    status: int = 200,
+    headers: tuple[tuple[str, str], ...] = NO_STORE,
+) -> OAuthResponse:
+    return OAuthResponse(status, orjson.dumps(payload), headers)
+
+
+def error_response(exc: OAuthError, *, basic_challenge: bool = False) -> OAuthResponse:
+    """RFC 6749 §5.2 error body; adds the Basic challenge RFC 7617 §2 requires."""
+    headers = list(NO_STORE)
+    if isinstance(exc, InvalidClientError) and basic_challenge:
+        headers.append(("www-authenticate", 'Basic realm="mintage", charset="UTF-8"'))
+    headers.extend((k.lower(), v) for k, v in exc.headers.items())
+    return OAuthResponse(exc.status_code, orjson.dumps(exc.body()), tuple(headers))

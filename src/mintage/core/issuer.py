@@ -1,0 +1,91 @@
+"""Minting, storing and describing tokens (RFC 6749 §5.1).
+
+Every grant ends here, so the response shape and the storage of digests live in one
+place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import Clock
+from .credentials import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, mint, new_id, token_digest
+from .models import Client, Token, TokenKind
+from .scope import format_scope
+from .storage import TokenStore
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    access: int
+    refresh: int
+
+    def for_client(self, client: Client) -> Lifetimes:
+        return Lifetimes(
+            client.access_token_lifetime or self.access,
+            client.refresh_token_lifetime or self.refresh,
+        )
+
+
+class TokenIssuer:
+    def __init__(self, tokens: TokenStore, lifetimes: Lifetimes, clock: Clock) -> None:
+        self._tokens = tokens
+        self._lifetimes = lifetimes
+        self._clock = clock
+
+    async def issue(
+        self,
+        client: Client,
+        scopes: tuple[str, ...],
+        *,
+        subject: str | None,
+        refresh: bool,
+        family_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Store and describe a new access token, and a refresh token when asked.
+
+        ``family_id`` continues a refresh-token family on rotation; a new grant starts
+        a new family.
+        """
+        now = self._clock()
+        lifetimes = self._lifetimes.for_client(client)
+        family = family_id or new_id()
+        scope = format_scope(scopes)
+        access = mint(ACCESS_TOKEN_PREFIX)
+        response: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": lifetimes.access,
+            "scope": scope,
+        }
+        refresh_token: str | None = mint(REFRESH_TOKEN_PREFIX) if refresh else None
+        # Refresh token first: if the second write fails, no access token is live
+        # without the family it belongs to.
+        if refresh_token is not None:
+            await self._tokens.save_token(
+                Token(
+                    digest=token_digest(refresh_token),
+                    kind=TokenKind.REFRESH,
+                    client_id=client.client_id,
+                    scope=scope,
+                    issued_at=now,
+                    expires_at=now + lifetimes.refresh,
+                    family_id=family,
+                    subject=subject,
+                )
+            )
+            response["refresh_token"] = refresh_token
+        await self._tokens.save_token(
+            Token(
+                digest=token_digest(access),
+                kind=TokenKind.ACCESS,
+                client_id=client.client_id,
+                scope=scope,
+                issued_at=now,
+                expires_at=now + lifetimes.access,
+                family_id=family,
+                subject=subject,
+            )
+        )
+        return response

@@ -1,0 +1,89 @@
+"""Request parameters: form or JSON bodies, duplicates rejected.
+
+RFC 6749 §3.2 and §4.4.2 define form encoding; the origin's example client posts JSON,
+so both are accepted (issue: "Mintage must accept both").  "Request and response
+parameters MUST NOT be included more than once" (RFC 6749 §3.1): a repeated name is
+``invalid_request`` whatever the encoding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .errors import InvalidRequestError
+from .http import OAuthRequest
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+_WHAT_TO_SEND = f"send the parameters as {FORM} (or {JSON})"
+MAX_VALUE_LENGTH = 4096  # longer than any legitimate parameter, shorter than abuse
+
+
+def _no_duplicates(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        if name in out:
+            raise InvalidRequestError(f"parameter {name} is repeated")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidRequestError(f"parameter {name} is too long")
+        out[name] = value
+    return out
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the request body is not valid UTF-8") from None
+    # strict_parsing rejects fragments without "=", which would hide typos.
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError("the request body is not valid form encoding") from None
+    return _no_duplicates(pairs)
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return pairs
+
+
+def parse_json(body: bytes) -> dict[str, str]:
+    try:
+        document = json.loads(body, object_pairs_hook=_pairs_hook)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequestError("the request body is not valid JSON") from None
+    if not isinstance(document, list) or (document and not isinstance(document[0], tuple)):
+        raise InvalidRequestError("the JSON body must be an object of string values")
+    pairs: list[tuple[str, str]] = []
+    for name, value in document:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InvalidRequestError(f"parameter {name} must be a string")
+        pairs.append((name, str(value)))
+    return _no_duplicates(pairs)
+
+
+def body_params(request: OAuthRequest, *, allow_empty: bool = False) -> dict[str, str]:
+    """Parameters of a POST body, by content type."""
+    ctype = request.content_type
+    if ctype == FORM:
+        return parse_form(request.body)
+    if ctype == JSON:
+        return parse_json(request.body)
+    if allow_empty and not request.body:
+        return {}
+    got = f"got {ctype}" if ctype else "no Content-Type was given"
+    raise InvalidRequestError(f"unsupported content type ({got}): {_WHAT_TO_SEND}")
+
+
+def query_params(query: Mapping[str, list[str]]) -> dict[str, str]:
+    return _no_duplicates([(k, v) for k, vs in query.items() for v in vs])
+
+
+def require(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if not value:
+        raise InvalidRequestError(f"missing parameter {name}")
+    return value

@@ -1,0 +1,174 @@
+"""Server settings: one immutable, validated object (DESIGN §3).
+
+Loaded from ``MINTAGE_…`` environment variables and, when ``MINTAGE_CONFIG`` names one,
+a TOML file (environment wins).  ``docs/configuration.md`` is generated from this class
+(``python -m mintage.settings``); a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_PORT = 3000  # the origin server's port
+
+
+class Settings(BaseSettings):
+    """Every setting of a Mintage server, with its secure default."""
+
+    model_config = SettingsConfigDict(env_prefix="MINTAGE_", frozen=True, extra="forbid")
+
+    issuer: str | None = Field(
+        None,
+        description="Issuer URL (RFC 8414 §2). Defaults to http://127.0.0.1:<port>. "
+        "Must be https except on localhost.",
+    )
+    host: str = Field("127.0.0.1", description="Address `mintage serve` listens on.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port `mintage serve` listens on.")
+    database_url: str = Field(
+        "sqlite:///mintage.db",
+        description="Store: `sqlite:///path.db` (default, durable), "
+        "`postgresql://user@host/db`, or `memory://` (tests only: nothing persists).",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Server secret (≥ 32 characters) that keys client-secret digests. "
+        "When unset with SQLite, a random key is created once in `<database>.key` "
+        "(mode 0600); it is required with PostgreSQL so every instance shares it.",
+    )
+    secret_key_file: Path | None = Field(
+        None, description="File holding the server secret (instead of `secret_key`)."
+    )
+    access_token_lifetime: int = Field(
+        3600, ge=1, description="Access token lifetime in seconds (the origin's 3600)."
+    )
+    refresh_token_lifetime: int = Field(
+        14 * 24 * 3600, ge=1, description="Refresh token lifetime in seconds (14 days)."
+    )
+    allow_query_access_token: bool = Field(
+        False,
+        description="Accept `?access_token=` at protected resources (RFC 6750 §2.3). "
+        "Off by default as OAuth 2.1 advises: URLs end up in logs and Referer headers.",
+    )
+    revocation_allow_bare_token: bool = Field(
+        False,
+        description="Let a request with only `token=…` and no client credentials revoke "
+        "that token (the origin's behaviour). Anyone holding a token can then revoke it; "
+        "see the README for the trade-off.",
+    )
+    resource_scope: str | None = Field(
+        None,
+        description="Scope(s) that `GET /resource` requires (space-separated); "
+        "unset means any valid access token.",
+    )
+    max_body_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest accepted request body; larger answers 413."
+    )
+    purge_interval: int = Field(
+        300, ge=0, description="Seconds between background purges of expired tokens (0: off)."
+    )
+    purge_batch_size: int = Field(
+        1000, ge=1, description="Rows deleted per purge statement (small batches keep locks short)."
+    )
+    create_demo_client: bool = Field(
+        True,
+        description="On a brand-new database, `mintage serve` creates one demo client "
+        "(client_credentials, scope `read`) and prints its credentials once.",
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("MINTAGE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise ValueError("secret_key must be at least 32 characters")
+        if self.secret_key and self.secret_key_file:
+            raise ValueError("set secret_key or secret_key_file, not both")
+        if self.issuer is not None:
+            parts = urlsplit(self.issuer)
+            if parts.scheme not in ("https", "http") or not parts.netloc:
+                raise ValueError("issuer must be an absolute http(s) URL")
+            if parts.query or parts.fragment:
+                raise ValueError("issuer must not have a query or fragment (RFC 8414 §2)")
+            if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+                warnings.warn(
+                    f"issuer {self.issuer} is plain http: use https outside development",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        if self.allow_query_access_token:
+            warnings.warn(
+                "allow_query_access_token is on: tokens in URLs leak through logs and "
+                "Referer headers (RFC 6750 §2.3, OAuth 2.1)",
+                UserWarning,
+                stacklevel=2,
+            )
+        if self.access_token_lifetime > self.refresh_token_lifetime:
+            raise ValueError("access_token_lifetime must not exceed refresh_token_lifetime")
+        return self
+
+    @property
+    def issuer_url(self) -> str:
+        return (self.issuer or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    @property
+    def resource_scopes(self) -> tuple[str, ...]:
+        return tuple(self.resource_scope.split()) if self.resource_scope else ()
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def render_configuration_docs() -> str:
+    """The text of ``docs/configuration.md``."""
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated by `python -m mintage.settings`; edit src/mintage/settings.py. -->",
+        "",
+        "Every setting comes from an environment variable `MINTAGE_<NAME>` or from a TOML",
+        "file named by `MINTAGE_CONFIG` (keys are the lower-case names below; the",
+        "environment wins). Impossible combinations stop the server at start-up.",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default: Any = field.default
+        if default is None:
+            shown = "unset"
+        else:
+            shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        desc = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `MINTAGE_{name.upper()}` | {shown} | {desc} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render_configuration_docs(), end="")

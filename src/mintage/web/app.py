@@ -1,0 +1,206 @@
+"""ASGI application: routes, request conversion, lifespan (DESIGN §1 web/).
+
+Hot endpoints do no per-request work that start-up could do: the server, its
+endpoints and the metadata document are built once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..core.clock import Clock, system_clock
+from ..core.errors import RequestTooLargeError
+from ..core.http import OAuthRequest, OAuthResponse, error_response
+from ..core.server import AuthorizationServer, Handler, ServerConfig
+from ..core.storage import Storage
+from ..secret_key import load_pepper
+from ..settings import Settings
+from ..storage import open_storage
+
+log = logging.getLogger("mintage")
+
+_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _to_starlette(response: OAuthResponse) -> Response:
+    out = Response(response.body, status_code=response.status)
+    raw = out.raw_headers
+    raw[:] = [h for h in raw if h[0] != b"content-type"]
+    raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
+    raw.extend(_SECURITY_HEADERS)
+    return out
+
+
+class MintageApp:
+    """Holds the server and turns Starlette requests into engine calls."""
+
+    def __init__(self, settings: Settings, storage: Storage, server: AuthorizationServer):
+        self.settings = settings
+        self.storage = storage
+        self.server = server
+        self._limit = settings.max_body_bytes
+        self._purge_task: asyncio.Task[None] | None = None
+
+    async def _convert(self, request: Request) -> OAuthRequest:
+        body = b"" if request.method == "GET" else await _read_body(request, self._limit)
+        headers: dict[str, str] = {}
+        for key, value in request.scope["headers"]:
+            headers[key.decode("latin-1").lower()] = value.decode("latin-1")
+        query_string = request.scope.get("query_string", b"")
+        query = (
+            parse_qs(query_string.decode("latin-1"), keep_blank_values=True) if query_string else {}
+        )
+        client = request.client
+        return OAuthRequest(
+            method=request.method,
+            path=request.url.path,
+            headers=headers,
+            query=query,
+            body=body,
+            client_ip=client.host if client else None,
+        )
+
+    async def _run(self, request: Request, handler: Handler) -> Response:
+        try:
+            oauth_request = await self._convert(request)
+        except BodyTooLarge:
+            return _to_starlette(
+                error_response(RequestTooLargeError("the request body is too large"))
+            )
+        return _to_starlette(await self.server.handle(handler, oauth_request))
+
+    async def token(self, request: Request) -> Response:
+        return await self._run(request, self.server.token)
+
+    async def revoke(self, request: Request) -> Response:
+        return await self._run(request, self.server.revocation)
+
+    async def introspect(self, request: Request) -> Response:
+        return await self._run(request, self.server.introspection)
+
+    async def resource(self, request: Request) -> Response:
+        return await self._run(request, self.server.handle_resource)
+
+    async def metadata(self, request: Request) -> Response:
+        return _to_starlette(await self.server.metadata())
+
+    async def healthz(self, request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def readyz(self, request: Request) -> Response:
+        try:
+            ready = await self.storage.ping()
+        except Exception:
+            ready = False
+        if ready:
+            return Response(b'{"status":"ready"}', media_type="application/json")
+        return Response(b'{"status":"unavailable"}', 503, media_type="application/json")
+
+    async def _purge_loop(self) -> None:
+        interval = self.settings.purge_interval
+        batch = self.settings.purge_batch_size
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await purge_all(self.storage, self.server.clock(), batch)
+            except Exception:
+                log.warning("purge of expired tokens failed; will retry", exc_info=True)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.storage.open()
+        if self.settings.purge_interval:
+            self._purge_task = asyncio.create_task(self._purge_loop())
+        try:
+            yield
+        finally:
+            if self._purge_task is not None:
+                self._purge_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._purge_task
+            await self.storage.close()
+
+
+async def purge_all(storage: Storage, now: int, batch: int) -> int:
+    """Delete expired tokens in batches of ``batch`` rows, yielding between batches."""
+    total = 0
+    while True:
+        deleted = await storage.purge_expired(now, batch)
+        total += deleted
+        if deleted < batch:
+            return total
+        await asyncio.sleep(0)  # let requests run between batches
+
+
+def server_config(settings: Settings) -> ServerConfig:
+    return ServerConfig(
+        issuer=settings.issuer_url,
+        access_token_lifetime=settings.access_token_lifetime,
+        refresh_token_lifetime=settings.refresh_token_lifetime,
+        allow_query_access_token=settings.allow_query_access_token,
+        revocation_allow_bare_token=settings.revocation_allow_bare_token,
+        resource_scopes=settings.resource_scopes,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    clock: Clock = system_clock,
+    pepper: bytes | None = None,
+) -> Starlette:
+    """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
+
+    ``storage`` may be any object meeting :class:`mintage.core.storage.Storage` (the
+    origin's "model"); by default it is built from ``settings.database_url``.  The
+    app opens the store on start-up and closes it on shutdown.
+    """
+    settings = settings or Settings()
+    storage = storage if storage is not None else open_storage(settings.database_url)
+    server = AuthorizationServer(
+        server_config(settings),
+        storage,
+        pepper if pepper is not None else load_pepper(settings),
+        clock,
+    )
+    web = MintageApp(settings, storage, server)
+    routes = [
+        Route("/oauth/token", web.token, methods=["POST"]),
+        Route("/oauth/revoke", web.revoke, methods=["POST"]),
+        Route("/oauth/introspect", web.introspect, methods=["POST"]),
+        Route("/resource", web.resource, methods=["GET", "POST"]),
+        Route("/.well-known/oauth-authorization-server", web.metadata, methods=["GET"]),
+        Route("/healthz", web.healthz, methods=["GET"]),
+        Route("/readyz", web.readyz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=web.lifespan)
+    app.state.mintage = web
+    return app
