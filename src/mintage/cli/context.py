@@ -1,0 +1,154 @@
+"""Plumbing shared by the commands: settings, the store, the pepper, errors and output."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+import orjson
+from pydantic import ValidationError
+
+from ..core.errors import StorageUnavailableError
+from ..core.storage import Storage
+from ..secret_key import load_pepper
+from ..settings import Settings
+from ..storage import open_storage
+
+T = TypeVar("T")
+
+
+class CommandError(click.ClickException):
+    """Something named does not exist or cannot be done (exit 1)."""
+
+    exit_code = 1
+
+
+class BadInputError(click.ClickException):
+    """An option or a setting is invalid (exit 2, like click's own usage errors)."""
+
+    exit_code = 2
+
+
+@dataclass
+class CliState:
+    """Options given to the group or a command that apply to every command."""
+
+    database_url: str | None = None
+
+
+def cli_state(ctx: click.Context) -> CliState:
+    return ctx.ensure_object(CliState)
+
+
+def _remember_database_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        cli_state(ctx).database_url = value
+
+
+#: ``--database-url``, accepted by the group and by every command.
+database_url_option = click.option(
+    "--database-url",
+    metavar="URL",
+    expose_value=False,
+    callback=_remember_database_url,
+    help="Store to use, overriding MINTAGE_DATABASE_URL "
+    "(sqlite:///path.db, postgresql://…, memory://).",
+)
+
+#: ``--json``: machine-readable output.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        where = f"{field} (MINTAGE_{field.upper()}): " if field else ""
+        lines.append(f"  {where}{message}")
+    return "\n".join(lines)
+
+
+def load_settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """Settings from MINTAGE_* and the config file, with command-line ``overrides``.
+
+    Invalid settings end the command with exit 2 and one line per problem; the
+    development-only warnings of :class:`Settings` are shown as plain lines on stderr.
+    """
+    database_url = cli_state(ctx).database_url
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            settings = Settings(**overrides)
+        except ValidationError as exc:
+            raise BadInputError("invalid settings:\n" + _describe(exc)) from None
+        except (OSError, ValueError) as exc:  # MINTAGE_CONFIG missing or not TOML
+            raise BadInputError(f"cannot read the settings: {exc}") from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    return settings
+
+
+def pepper_for(settings: Settings) -> bytes:
+    """The server secret, or exit with the reason it is missing or unreadable."""
+    try:
+        return load_pepper(settings)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot read the server secret: {exc}") from None
+
+
+def redact(database_url: str) -> str:
+    """The URL with its password masked, fit for a banner or an error message."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def build_store(settings: Settings) -> Storage:
+    """The (unopened) store for the settings' URL; exit 2 on an unsupported URL."""
+    try:
+        return open_storage(settings.database_url)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+
+
+async def open_store(store: Storage, settings: Settings) -> None:
+    """Open (and so create or migrate) the store; exit 1 when that fails."""
+    try:
+        await store.open()
+    except Exception as exc:  # any driver's failure: report it, never a traceback
+        raise CommandError(
+            f"cannot open the database {redact(settings.database_url)}: {exc}"
+        ) from None
+
+
+def with_store(settings: Settings, action: Callable[[Storage], Awaitable[T]]) -> T:
+    """Open the configured store, run ``action`` on it, close it; return its result."""
+
+    async def run() -> T:
+        store = build_store(settings)
+        await open_store(store, settings)
+        try:
+            return await action(store)
+        except StorageUnavailableError as exc:
+            raise CommandError(f"the database is unavailable: {exc}") from None
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())

@@ -1,0 +1,30 @@
+"""``mintage tokens purge``: delete expired tokens now, in small batches."""
+
+from __future__ import annotations
+
+import click
+
+from ..core.clock import system_clock
+from ..web.app import purge_all
+from .context import database_url_option, echo_json, json_option, load_settings, with_store
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """Maintain issued tokens."""
+
+
+@tokens_group.command("purge")
+@json_option
+@database_url_option
+@click.pass_context
+def purge(ctx: click.Context, as_json: bool) -> None:
+    """Delete every expired token (what the server also does in the background)."""
+    settings = load_settings(ctx)
+    removed = with_store(
+        settings, lambda store: purge_all(store, system_clock(), settings.purge_batch_size)
+    )
+    if as_json:
+        echo_json({"purged": removed})
+    else:
+        click.echo(f"purged {removed} expired token{'' if removed == 1 else 's'}")
