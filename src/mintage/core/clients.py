@@ -69,7 +69,7 @@ async def register_client(
     if public and "client_credentials" in grants:
         raise ValueError("client_credentials needs a confidential client (RFC 6749 §4.4)")
     scope_list = _split(scopes)
-    parse_scope(" ".join(scope_list))  # raises InvalidScopeError on bad characters
+    parse_scope(" ".join(scope_list) or None)  # InvalidScopeError on bad characters
     for lifetime in (access_token_lifetime, refresh_token_lifetime):
         if lifetime is not None and lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
