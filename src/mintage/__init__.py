@@ -33,7 +33,30 @@ _EXPORTS = {
     "StorageUnavailableError": "mintage.core.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+# Spelt out (not computed from _EXPORTS) so linters and type checkers can see it;
+# tests/core/test_public_api.py keeps the two in step.
+__all__ = [
+    "AuthorizationServer",
+    "Client",
+    "ClientStore",
+    "MemoryStorage",
+    "OAuthError",
+    "ServerConfig",
+    "Settings",
+    "Storage",
+    "StorageUnavailableError",
+    "Token",
+    "TokenKind",
+    "TokenStore",
+    "User",
+    "UserStore",
+    "__version__",
+    "create_app",
+    "hash_password",
+    "open_storage",
+    "register_client",
+    "rotate_secret",
+]
 
 if TYPE_CHECKING:
     from .core.clients import register_client, rotate_secret

@@ -46,16 +46,21 @@ def parse_form(body: bytes) -> dict[str, str]:
     return _no_duplicates(pairs)
 
 
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return pairs
+class _JsonObject(list[tuple[str, Any]]):
+    """A JSON object as its key/value pairs, repeats kept, so duplicates can be seen.
+
+    A class of its own so that an object is never confused with an array: ``[]`` and
+    ``{}`` would both be an empty list.
+    """
 
 
 def parse_json(body: bytes) -> dict[str, str]:
+    """Parameters of a JSON object body (RFC 8259 §4); duplicate names are rejected."""
     try:
-        document = json.loads(body, object_pairs_hook=_pairs_hook)
+        document = json.loads(body, object_pairs_hook=_JsonObject)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidRequestError("the request body is not valid JSON") from None
-    if not isinstance(document, list) or (document and not isinstance(document[0], tuple)):
+    if not isinstance(document, _JsonObject):
         raise InvalidRequestError("the JSON body must be an object of string values")
     pairs: list[tuple[str, str]] = []
     for name, value in document:

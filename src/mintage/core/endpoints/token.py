@@ -39,9 +39,12 @@ class TokenEndpoint:
         grant = self.grants.get(grant_type)
         if grant is None:
             raise UnsupportedGrantTypeError(f"grant_type {grant_type} is not supported")
-        if grant_type not in authenticated.client.grant_types:
-            raise UnauthorizedClientError(f"this client may not use grant_type {grant_type}")
+        # Before the client's grant list: a public client asking for a grant reserved to
+        # confidential clients (§4.4 client_credentials) failed authentication, whatever
+        # its registration says.
         if authenticated.method == "none" and not grant.allows_public:
             raise InvalidClientError(f"grant_type {grant_type} requires client authentication")
+        if grant_type not in authenticated.client.grant_types:
+            raise UnauthorizedClientError(f"this client may not use grant_type {grant_type}")
         body = await grant.exchange(authenticated, params, self._ctx)
         return json_response(body)

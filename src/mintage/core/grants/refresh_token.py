@@ -41,11 +41,15 @@ class RefreshTokenGrant:
         # learns nothing, and the token is left untouched.
         if token.client_id != client.client.client_id:
             raise InvalidGrantError(_INVALID)
-        # Check the scope before consuming, so a bad request does not burn the token.
-        scopes = narrowed_scope(params.get("scope"), parse_scope(token.scope))
+        # Reuse is detected before anything else about the request is judged: a replay
+        # with, say, a wider scope is still a replay and must revoke the family.
         if token.consumed_at is not None:
             await ctx.tokens.revoke_family(token.family_id, now)
             raise InvalidGrantError(_INVALID)
+        if not token.is_active(now):
+            raise InvalidGrantError(_INVALID)
+        # Check the scope before consuming, so a bad request does not burn the token.
+        scopes = narrowed_scope(params.get("scope"), parse_scope(token.scope))
         won = await ctx.tokens.consume_token(digest, now)
         if won is None:
             # Lost a race to a concurrent use, or revoked/expired meanwhile.  A

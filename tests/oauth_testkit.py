@@ -1,0 +1,202 @@
+"""Helpers shared by the core, HTTP and flow suites (fixtures live in ``conftest.py``).
+
+A :class:`Server` holds an app on the in-memory store with a frozen clock, its store and
+an ``httpx.AsyncClient`` wired to it through ``ASGITransport``.  Clients are registered
+through the library API (as the CLI does); users get a real Argon2 hash, computed once
+per password because hashing is slow.  ``tests/`` is on ``sys.path`` because pytest
+imports ``tests/conftest.py`` from there, so test modules ``import oauth_testkit``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import functools
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from starlette.applications import Starlette
+
+from mintage import MemoryStorage, Settings, create_app
+from mintage.core.clients import register_client
+from mintage.core.clock import FrozenClock
+from mintage.core.credentials import new_id
+from mintage.core.models import Client, Token, User
+from mintage.core.passwords import hash_password
+from mintage.core.server import AuthorizationServer
+from mintage.core.storage import Storage
+
+PEPPER = b"test-pepper-0123456789abcdef-0123"
+assert len(PEPPER) >= 32
+BASE_URL = "http://testserver"
+PASSWORD = "correct horse battery staple"
+
+FORM_CT = "application/x-www-form-urlencoded"
+
+
+@functools.cache
+def password_hash(password: str = PASSWORD) -> str:
+    """Argon2id costs ~100 ms: hash each distinct password once per session."""
+    return hash_password(password)
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    """RFC 6749 §2.3.1 ``client_secret_basic`` header (ids are URL-safe already)."""
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {raw}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """A client as its owner knows it: id and the secret shown once."""
+
+    client: Client
+    secret: str | None
+
+    @property
+    def client_id(self) -> str:
+        return self.client.client_id
+
+    @property
+    def basic(self) -> dict[str, str]:
+        assert self.secret is not None
+        return basic(self.client_id, self.secret)
+
+    @property
+    def post(self) -> dict[str, str]:
+        """``client_secret_post`` (or ``none`` for a public client) body parameters."""
+        if self.secret is None:
+            return {"client_id": self.client_id}
+        return {"client_id": self.client_id, "client_secret": self.secret}
+
+
+async def add_client(
+    storage: Storage,
+    server: AuthorizationServer,
+    clock: FrozenClock,
+    *,
+    name: str = "test client",
+    grant_types: Iterable[str] = ("client_credentials",),
+    scopes: Iterable[str] = ("read",),
+    public: bool = False,
+    **kwargs: Any,
+) -> Registered:
+    client, secret = await register_client(
+        storage,
+        server.hasher,
+        name=name,
+        grant_types=grant_types,
+        scopes=scopes,
+        public=public,
+        clock=clock,
+        **kwargs,
+    )
+    return Registered(client, secret)
+
+
+async def add_user(storage: Storage, username: str = "alice", password: str = PASSWORD) -> User:
+    user = User(user_id=new_id(), username=username, password_hash=password_hash(password))
+    await storage.save_user(user)
+    return user
+
+
+@dataclasses.dataclass
+class Server:
+    """One running app and what a test needs to drive and inspect it."""
+
+    app: Starlette
+    settings: Settings
+    storage: MemoryStorage
+    clock: FrozenClock
+    http: httpx.AsyncClient
+
+    @property
+    def engine(self) -> AuthorizationServer:
+        server: AuthorizationServer = self.app.state.mintage.server
+        return server
+
+    async def client(self, **kwargs: Any) -> Registered:
+        return await add_client(self.storage, self.engine, self.clock, **kwargs)
+
+    async def user(self, username: str = "alice", password: str = PASSWORD) -> User:
+        return await add_user(self.storage, username, password)
+
+    def tokens(self) -> dict[str, Token]:
+        """A snapshot of every stored token (frozen records compare by value)."""
+        return dict(self.storage.tokens)
+
+    async def token(
+        self, data: dict[str, str], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return await self.http.post("/oauth/token", data=data, headers=headers)
+
+    async def client_credentials(self, reg: Registered, **params: str) -> dict[str, Any]:
+        """Issue an access token by ``client_credentials`` and return the response body."""
+        response = await self.token({"grant_type": "client_credentials", **params}, reg.basic)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def password_grant(
+        self, reg: Registered, username: str = "alice", password: str = PASSWORD, **params: str
+    ) -> dict[str, Any]:
+        data = {"grant_type": "password", "username": username, "password": password, **params}
+        if reg.secret is None:
+            response = await self.token({**data, **reg.post})
+        else:
+            response = await self.token(data, reg.basic)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def refresh(self, reg: Registered, refresh_token: str, **params: str) -> httpx.Response:
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **params}
+        if reg.secret is None:
+            return await self.token({**data, **reg.post})
+        return await self.token(data, reg.basic)
+
+    async def resource(self, access_token: str) -> httpx.Response:
+        return await self.http.get("/resource", headers=bearer(access_token))
+
+    async def introspect(self, caller: Registered, token: str) -> dict[str, Any]:
+        response = await self.http.post(
+            "/oauth/introspect", data={"token": token}, headers=caller.basic
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+MakeServer = Callable[..., Awaitable[Server]]
+
+
+@contextlib.asynccontextmanager
+async def server_factory() -> AsyncIterator[MakeServer]:
+    """Yields ``make(storage=None, **settings_overrides)``; everything closes on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(storage: MemoryStorage | None = None, **overrides: Any) -> Server:
+            options: dict[str, Any] = {"database_url": "memory://", "purge_interval": 0}
+            options.update(overrides)
+            with warnings.catch_warnings():
+                # development-only options (query tokens) warn loudly by design
+                warnings.simplefilter("ignore", UserWarning)
+                settings = Settings(**options)
+            store = storage if storage is not None else MemoryStorage()
+            clock = FrozenClock()
+            app = create_app(settings, storage=store, pepper=PEPPER, clock=clock)
+            await stack.enter_async_context(LifespanManager(app))
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+            )
+            return Server(app, settings, store, clock, http)
+
+        yield make
