@@ -19,10 +19,18 @@ _NO_CACHE = (("content-type", "application/json"), ("cache-control", "no-store")
 
 
 class BearerChallenge(OAuthError):
-    """401 without an error code: the request carried no token at all (§3.1)."""
+    """401 without an error code: the request carried no token at all (§3.1).
+
+    §3.1: "If the request lacks any authentication information ..., the resource server
+    SHOULD NOT include an error code or other error information", so neither the
+    challenge nor the body names one.
+    """
 
     error = "invalid_request"
     status_code = 401
+
+    def body(self) -> dict[str, str]:
+        return {}
 
 
 def challenge(realm: str, exc: OAuthError | None, scope: str | None = None) -> str:
