@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
 from click.testing import CliRunner, Result
 
 from mintage import Settings, create_app
 from mintage.cli import serve as serve_module
 from mintage.cli.main import cli
+from mintage.core.clock import Clock, system_clock
 from mintage.core.credentials import SecretHasher
 from mintage.secret_key import load_pepper
 
@@ -69,11 +71,13 @@ def cc_client(db: str) -> tuple[str, str]:
     return made["client_id"], made["client_secret"]
 
 
-def with_app(db: str, action: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
+def with_app(
+    db: str, action: Callable[[httpx.AsyncClient], Awaitable[T]], clock: Clock = system_clock
+) -> T:
     """Run ``action`` against a Mintage app serving the same database."""
 
     async def main() -> T:
-        app = create_app(Settings(database_url=db, purge_interval=0))
+        app = create_app(Settings(database_url=db, purge_interval=0), clock=clock)
         async with (
             LifespanManager(app) as manager,
             httpx.AsyncClient(
@@ -85,24 +89,27 @@ def with_app(db: str, action: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def token_status(db: str, client_id: str, secret: str) -> int:
-    async def action(client: httpx.AsyncClient) -> int:
-        data = {"grant_type": "client_credentials"}
-        response = await client.post("/oauth/token", data=data, auth=(client_id, secret))
-        return response.status_code
+def token_response(
+    db: str, client_id: str, secret: str, clock: Clock = system_clock
+) -> httpx.Response:
+    """The token endpoint's answer to a client_credentials request (HTTP Basic)."""
 
-    return with_app(db, action)
+    async def action(client: httpx.AsyncClient) -> httpx.Response:
+        data = {"grant_type": "client_credentials"}
+        return await client.post("/oauth/token", data=data, auth=(client_id, secret))
+
+    return with_app(db, action, clock)
+
+
+def token_status(db: str, client_id: str, secret: str) -> int:
+    return token_response(db, client_id, secret).status_code
 
 
 def issue_token(db: str, client_id: str, secret: str) -> str:
-    async def action(client: httpx.AsyncClient) -> str:
-        data = {"grant_type": "client_credentials"}
-        response = await client.post("/oauth/token", data=data, auth=(client_id, secret))
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
-
-    return with_app(db, action)
+    response = token_response(db, client_id, secret)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
 
 
 def resource_status(db: str, token: str) -> int:
@@ -345,23 +352,8 @@ def test_tokens_purge_removes_expired_tokens(db: str) -> None:
     client_id, secret = cc_client(db)
     live = issue_token(db, client_id, secret)
 
-    async def issue_in_the_past(client: httpx.AsyncClient) -> None:
-        data = {"grant_type": "client_credentials"}
-        for _ in range(3):
-            response = await client.post("/oauth/token", data=data, auth=(client_id, secret))
-            assert response.status_code == 200
-
-    async def main() -> None:
-        app = create_app(Settings(database_url=db, purge_interval=0), clock=lambda: 1_000_000)
-        async with (
-            LifespanManager(app) as manager,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-            ) as client,
-        ):
-            await issue_in_the_past(client)
-
-    asyncio.run(main())
+    for _ in range(3):  # issued long ago, so expired now
+        assert token_response(db, client_id, secret, lambda: 1_000_000).status_code == 200
     assert ok(db, "tokens", "purge").stdout.strip() == "purged 3 expired tokens"
     assert json.loads(ok(db, "tokens", "purge", "--json").stdout) == {"purged": 0}
     assert resource_status(db, live) == 200
@@ -433,7 +425,7 @@ class FakeUvicorn:
 @pytest.fixture
 def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> FakeUvicorn:
     fake = FakeUvicorn()
-    monkeypatch.setattr(serve_module.uvicorn, "run", fake)
+    monkeypatch.setattr(uvicorn, "run", fake)
     return fake
 
 

@@ -48,6 +48,10 @@ def _lifetime(seconds: int | None) -> str:
     return f"{seconds} s" if seconds else "server default"
 
 
+def _row(label: str, value: str) -> None:
+    click.echo(f"{label + ':':<15} {value}")
+
+
 def describe_client(client: Client, secret: str | None = None) -> None:
     """Print a client for people; ``secret`` only right after it was generated."""
     rows = [("client_id", client.client_id)]
@@ -63,7 +67,7 @@ def describe_client(client: Client, secret: str | None = None) -> None:
         ("refresh token", _lifetime(client.refresh_token_lifetime)),
     ]
     for label, value in rows:
-        click.echo(f"{label + ':':<15} {value}")
+        _row(label, value)
 
 
 @click.group("client")
@@ -215,5 +219,5 @@ def rotate(ctx: click.Context, client_id: str, as_json: bool) -> None:
     if as_json:
         echo_json({"client_id": client.client_id, "client_secret": secret})
     else:
-        click.echo(f"{'client_id:':<15} {client.client_id}")
-        click.echo(f"{'client_secret:':<15} {secret}  {_SHOWN_ONCE}")
+        _row("client_id", client.client_id)
+        _row("client_secret", f"{secret}  {_SHOWN_ONCE}")
