@@ -36,8 +36,13 @@ class BodyTooLarge(Exception):
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed ``limit`` bytes.
+
+    A declared ``Content-Length`` fails fast; the running count catches chunked bodies
+    and lying headers.  ``isascii`` guards ``int``: ``"²".isdigit()`` is true.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -72,7 +77,11 @@ class MintageApp:
         body = b"" if request.method == "GET" else await _read_body(request, self._limit)
         headers: dict[str, str] = {}
         for key, value in request.scope["headers"]:
-            headers[key.decode("latin-1").lower()] = value.decode("latin-1")
+            name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+            # RFC 9110 §5.3: a repeated field is one comma-joined value.  Two
+            # Authorization (or Content-Type) headers then fail to parse instead of the
+            # last one silently winning over what a proxy may have checked.
+            headers[name] = f"{headers[name]}, {text}" if name in headers else text
         query_string = request.scope.get("query_string", b"")
         query = (
             parse_qs(query_string.decode("latin-1"), keep_blank_values=True) if query_string else {}
