@@ -100,6 +100,8 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("MINTAGE_CONFIG")
         if config_file:
+            if not Path(config_file).is_file():
+                raise ValueError(f"MINTAGE_CONFIG names {config_file}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 

@@ -11,9 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_configuration_docs_are_current() -> None:
     on_disk = (ROOT / "docs" / "configuration.md").read_text()
-    assert on_disk == render_configuration_docs(), (
-        "docs/configuration.md is stale: run `make docs`"
-    )
+    assert on_disk == render_configuration_docs(), "docs/configuration.md is stale: run `make docs`"
 
 
 def test_every_setting_is_documented() -> None:

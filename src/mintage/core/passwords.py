@@ -8,12 +8,18 @@ not the user exists.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, RFC 9106 low-memory profile
-_DUMMY_HASH = _hasher.hash("mintage dummy password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Made on first use, not at import: every CLI command would pay for it otherwise.
+    return _hasher.hash("mintage dummy password")
 
 
 def hash_password(password: str) -> str:
@@ -22,7 +28,9 @@ def hash_password(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
