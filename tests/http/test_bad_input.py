@@ -407,3 +407,33 @@ async def test_wrong_method_at_the_token_endpoint(case: Case, method: str) -> No
     )
     assert response.status_code == 405
     await case.assert_unchanged()
+
+
+BAD_BODIES = {
+    "non-utf8": (FORM_CT, b"token=\xff\xfe"),
+    "bad-percent": (FORM_CT, b"token=%ff%fe"),
+    "empty-field": (FORM_CT, b"token=x&&y=1"),
+    "json-array": ("application/json", b'["token"]'),
+    "json-number": ("application/json", b'{"token": 1.5}'),
+    "json-nested": ("application/json", b'{"token": {"a": "b"}}'),
+    "text-plain": ("text/plain", b"token=x"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_BODIES))
+@pytest.mark.parametrize("path", ["/oauth/revoke", "/oauth/introspect"])
+async def test_bad_bodies_at_revocation_and_introspection(case: Case, path: str, kind: str) -> None:
+    content_type, body = BAD_BODIES[kind]
+    # the real token rides along, so a lenient parser would act on it
+    body = body.replace(b"token=x", f"token={case.issued['access_token']}".encode())
+    response = await case.post(path, body, content_type, **case.reg.basic)
+    assert_error(response, 400, "invalid_request")
+    await case.assert_unchanged()
+
+
+@pytest.mark.parametrize("kind", ["non-utf8", "bad-percent", "empty-field"])
+async def test_bad_form_bodies_at_the_resource(case: Case, kind: str) -> None:
+    content_type, body = BAD_BODIES[kind]
+    response = await case.post("/resource", body.replace(b"token=", b"access_token="), content_type)
+    assert_error(response, 400, "invalid_request")
+    assert response.headers["www-authenticate"].startswith('Bearer realm="mintage", error=')
