@@ -398,3 +398,16 @@ async def test_client_credentials_has_no_refresh_token_to_refresh(s: Setup) -> N
     reg = await s.client(grant_types=("client_credentials", "refresh_token"))
     body = await s.issued(reg, grant_type="client_credentials")
     assert "refresh_token" not in body
+
+
+async def test_refresh_of_a_grant_without_scope(s: Setup, alice: User) -> None:
+    """A client registered with no scopes gets scope "" and can still refresh it."""
+    reg = await s.client(grant_types=("password", "refresh_token"), scopes=())
+    first = await s.issued(reg, grant_type="password", username="alice", password=PASSWORD)
+    assert first["scope"] == ""
+    second = await s.issued(reg, grant_type="refresh_token", refresh_token=first["refresh_token"])
+    assert second["scope"] == ""
+    result = await s.token(
+        reg, grant_type="refresh_token", refresh_token=second["refresh_token"], scope="read"
+    )
+    assert_error(result, 400, "invalid_scope")

@@ -49,7 +49,8 @@ class RefreshTokenGrant:
         if not token.is_active(now):
             raise InvalidGrantError(_INVALID)
         # Check the scope before consuming, so a bad request does not burn the token.
-        scopes = narrowed_scope(params.get("scope"), parse_scope(token.scope))
+        # A grant of no scope is stored as "", which is no scope, not an empty token.
+        scopes = narrowed_scope(params.get("scope"), parse_scope(token.scope or None))
         won = await ctx.tokens.consume_token(digest, now)
         if won is None:
             # Lost a race to a concurrent use, or revoked/expired meanwhile.  A
