@@ -27,6 +27,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Mintage against its peers (slow, noisy; not part of `make test`): BENCH_ARGS="--quick"
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 docs: $(STAMP)
 	$(BIN)/python -m mintage.settings > docs/configuration.md
 
