@@ -1,0 +1,210 @@
+"""PostgreSQL store: asyncpg directly, pooled, with prepared statements (DESIGN §6).
+
+asyncpg prepares and caches each statement per connection, so the hot path is one
+round trip of a prepared statement: ~20k selects/s against ~5.5k through SQLAlchemy.
+
+Outages: every call goes through :data:`_UNAVAILABLE`, which turns a lost or refused
+connection into :class:`~mintage.core.errors.StorageUnavailableError`; the server then
+answers 503 ``temporarily_unavailable`` instead of a wrong ``invalid_grant`` that would
+make clients discard good credentials (DESIGN §2).
+
+Durability: each write is its own transaction, committed (and, with PostgreSQL's
+default ``synchronous_commit=on``, flushed to the WAL on disk) before the method returns.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+import asyncpg.exceptions as pg_errors
+
+from ...core.errors import StorageUnavailableError
+from ...core.models import Client, Token, User
+from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
+from .queries import POSTGRES as Q
+from .rows import (
+    client_from_row,
+    client_params,
+    token_from_row,
+    token_params,
+    user_from_row,
+    user_params,
+)
+
+__all__ = ["PostgresStorage"]
+
+#: Failures of the connection or the server, not of our SQL: retrying later may work.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, DNS
+    TimeoutError,  # connect or acquire timeout (asyncio.TimeoutError is the same class)
+    pg_errors.PostgresConnectionError,  # class 08, incl. ConnectionDoesNotExistError
+    pg_errors.CannotConnectNowError,  # starting up, recovering
+    pg_errors.AdminShutdownError,
+    pg_errors.CrashShutdownError,
+    pg_errors.TooManyConnectionsError,
+    pg_errors.InterfaceError,  # connection closed, pool closing
+)
+
+
+class _Unavailable:
+    """The one place that maps connection failures to ``StorageUnavailableError``.
+
+    A plain ``with`` block may contain ``await``; a class with ``__slots__`` costs less
+    per call than ``contextlib.asynccontextmanager``.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # asyncpg's DataError (a value of the wrong type) is an InterfaceError too, but
+        # a bug, not an outage: let it surface as a 500 rather than a retry-forever 503.
+        if isinstance(exc, UNAVAILABLE_ERRORS) and not isinstance(exc, pg_errors.DataError):
+            raise StorageUnavailableError(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+
+
+_UNAVAILABLE = _Unavailable()
+
+
+def _count(status: str) -> int:
+    """Rows changed, from a command tag such as ``UPDATE 3`` or ``DELETE 0``."""
+    return int(status.rpartition(" ")[2])
+
+
+class PostgresStorage:
+    """Implements :class:`~mintage.core.storage.Storage` on PostgreSQL.
+
+    ``database_url`` is ``postgresql://user:password@host:port/db`` (asyncpg's DSN; query
+    parameters such as ``sslmode`` pass through).  ``schema`` puts tables and migrations
+    into that schema via ``search_path`` on every connection (tests use one per test).
+    ``connect_timeout`` bounds how long a call waits for a new connection.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        schema: str | None = None,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.dsn = asyncpg_dsn(database_url)
+        self.schema = schema
+        self.min_size = min_size
+        self.max_size = max_size
+        self.connect_timeout = connect_timeout
+        self._pool: asyncpg.Pool | None = None
+
+    # lifecycle
+    async def open(self) -> None:
+        """Migrate the schema (Alembic, under an advisory lock), then create the pool."""
+        if self._pool is not None:
+            return
+        with _UNAVAILABLE:
+            await upgrade_schema_async(self.dsn, schema=self.schema)
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                timeout=self.connect_timeout,
+                server_settings=server_settings(self.schema),
+            )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._fetchval(Q.ping) == 1)
+        except (StorageUnavailableError, RuntimeError):
+            return False
+
+    # the only places that touch the pool
+    def _p(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("PostgresStorage is not open: await store.open() first")
+        return self._pool
+
+    async def _fetchrow(self, sql: str, *args: Any) -> Any:
+        with _UNAVAILABLE:
+            return await self._p().fetchrow(sql, *args)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        with _UNAVAILABLE:
+            return await self._p().fetch(sql, *args)
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        with _UNAVAILABLE:
+            return await self._p().fetchval(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> int:
+        with _UNAVAILABLE:
+            return _count(await self._p().execute(sql, *args))
+
+    # clients
+    async def get_client(self, client_id: str) -> Client | None:
+        row = await self._fetchrow(Q.get_client, client_id)
+        return None if row is None else client_from_row(row)
+
+    async def save_client(self, client: Client) -> None:
+        await self._execute(Q.save_client, *client_params(client))
+
+    async def delete_client(self, client_id: str) -> bool:
+        with _UNAVAILABLE:
+            async with self._p().acquire() as conn, conn.transaction():
+                await conn.execute(Q.delete_client_tokens, client_id)
+                deleted = _count(await conn.execute(Q.delete_client, client_id))
+        return deleted > 0
+
+    async def list_clients(self) -> list[Client]:
+        return [client_from_row(row) for row in await self._fetch(Q.list_clients)]
+
+    # tokens
+    async def save_token(self, token: Token) -> None:
+        await self._execute(Q.save_token, *token_params(token))
+
+    async def get_token(self, digest: str) -> Token | None:
+        row = await self._fetchrow(Q.get_token, digest)
+        return None if row is None else token_from_row(row)
+
+    async def consume_token(self, digest: str, now: int) -> Token | None:
+        """One ``UPDATE … RETURNING``: row locking makes later concurrent updates re-check
+        ``consumed_at IS NULL`` and miss, so exactly one caller wins (RFC 9700 §4.14)."""
+        row = await self._fetchrow(Q.consume_token, digest, now)
+        return None if row is None else token_from_row(row)
+
+    async def revoke_token(self, digest: str, now: int) -> bool:
+        return await self._execute(Q.revoke_token, digest, now) > 0
+
+    async def revoke_family(self, family_id: str, now: int) -> int:
+        return await self._execute(Q.revoke_family, family_id, now)
+
+    async def purge_expired(self, now: int, batch_size: int) -> int:
+        return await self._execute(Q.purge_expired, now, batch_size)
+
+    # users
+    async def get_user_by_username(self, username: str) -> User | None:
+        row = await self._fetchrow(Q.get_user_by_username, username)
+        return None if row is None else user_from_row(row)
+
+    async def get_user(self, user_id: str) -> User | None:
+        row = await self._fetchrow(Q.get_user, user_id)
+        return None if row is None else user_from_row(row)
+
+    async def save_user(self, user: User) -> None:
+        try:
+            await self._execute(Q.save_user, *user_params(user))
+        except pg_errors.UniqueViolationError as exc:
+            raise ValueError(f"username {user.username!r} is taken") from exc

@@ -1,0 +1,111 @@
+"""SQL statements shared by the SQLite and PostgreSQL stores.
+
+Written once, with PostgreSQL's ``$n`` parameters; :data:`SQLITE` is the same set with
+``?n``, the numbered form SQLite accepts, so both stores run the very same SQL text.
+The column lists match the field order of the records (see :mod:`.rows`).
+
+Only portable SQL is used: ``INSERT … ON CONFLICT … DO UPDATE`` (SQLite ≥ 3.24) and
+``UPDATE … RETURNING`` (SQLite ≥ 3.35).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+__all__ = ["POSTGRES", "SQLITE", "Statements", "to_sqlite"]
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """One attribute per statement; each store picks its dialect's instance."""
+
+    ping: str = "SELECT 1"
+
+    # clients (RFC 6749 §2)
+    get_client: str = (
+        "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
+        " access_token_lifetime, refresh_token_lifetime, created_at"
+        " FROM clients WHERE client_id = $1"
+    )
+    list_clients: str = (
+        "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
+        " access_token_lifetime, refresh_token_lifetime, created_at"
+        " FROM clients ORDER BY created_at, client_id"
+    )
+    save_client: str = (
+        "INSERT INTO clients (client_id, name, grant_types, scopes, redirect_uris,"
+        " secret_digest, access_token_lifetime, refresh_token_lifetime, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name,"
+        " grant_types = excluded.grant_types, scopes = excluded.scopes,"
+        " redirect_uris = excluded.redirect_uris, secret_digest = excluded.secret_digest,"
+        " access_token_lifetime = excluded.access_token_lifetime,"
+        " refresh_token_lifetime = excluded.refresh_token_lifetime,"
+        " created_at = excluded.created_at"
+    )
+    delete_client_tokens: str = "DELETE FROM tokens WHERE client_id = $1"
+    delete_client: str = "DELETE FROM clients WHERE client_id = $1"
+
+    # tokens
+    save_token: str = (
+        "INSERT INTO tokens (digest, kind, client_id, scope, issued_at, expires_at,"
+        " family_id, subject, revoked_at, consumed_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )
+    get_token: str = (
+        "SELECT digest, kind, client_id, scope, issued_at, expires_at, family_id, subject,"
+        " revoked_at, consumed_at FROM tokens WHERE digest = $1"
+    )
+    # RFC 9700 §4.14 / DESIGN §4: the check and the mark are one statement, so of any
+    # number of concurrent redemptions exactly one sees its row updated.  RETURNING gives
+    # the row as it was before (consumed_at was NULL, or the row would not match).
+    consume_token: str = (
+        "UPDATE tokens SET consumed_at = $2 WHERE digest = $1 AND consumed_at IS NULL"
+        " AND revoked_at IS NULL AND expires_at > $2"
+        " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
+        " subject, revoked_at, CAST(NULL AS BIGINT)"
+    )
+    revoke_token: str = "UPDATE tokens SET revoked_at = $2 WHERE digest = $1 AND revoked_at IS NULL"
+    # RFC 7009 §2.1, RFC 9700 §4.14.2: reuse of a rotated refresh token kills the family.
+    revoke_family: str = (
+        "UPDATE tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL"
+    )
+    # Small batches keep each write transaction (and SQLite's write lock) short.
+    purge_expired: str = (
+        "DELETE FROM tokens WHERE digest IN"
+        " (SELECT digest FROM tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)"
+    )
+
+    # users (RFC 6749 §1.1 resource owners)
+    get_user: str = (
+        "SELECT user_id, username, password_hash, created_at, claims FROM users WHERE user_id = $1"
+    )
+    get_user_by_username: str = (
+        "SELECT user_id, username, password_hash, created_at, claims FROM users WHERE username = $1"
+    )
+    # A username held by another user violates ux_users_username: the store turns that
+    # into ValueError.
+    save_user: str = (
+        "INSERT INTO users (user_id, username, password_hash, created_at, claims)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
+        " password_hash = excluded.password_hash, created_at = excluded.created_at,"
+        " claims = excluded.claims"
+    )
+
+    def translated(self) -> Statements:
+        """The same statements with ``?n`` parameters (SQLite)."""
+        return Statements(**{f.name: to_sqlite(getattr(self, f.name)) for f in fields(self)})
+
+
+_DOLLAR_PARAM = re.compile(r"\$(\d+)")
+
+
+def to_sqlite(sql: str) -> str:
+    """``$1`` → ``?1``: SQLite's numbered parameters bind the same positional tuple."""
+    return _DOLLAR_PARAM.sub(r"?\1", sql)
+
+
+POSTGRES = Statements()
+SQLITE = POSTGRES.translated()
