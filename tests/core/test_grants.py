@@ -19,7 +19,7 @@ from mintage.core.credentials import (
     well_formed,
 )
 from mintage.core.http import OAuthRequest
-from mintage.core.models import Client, TokenKind, User
+from mintage.core.models import Client, Token, TokenKind, User
 from mintage.core.server import AuthorizationServer, ServerConfig
 from mintage.storage.memory import MemoryStorage
 from oauth_testkit import PASSWORD, Registered, add_client, add_user
@@ -411,3 +411,37 @@ async def test_refresh_of_a_grant_without_scope(s: Setup, alice: User) -> None:
         reg, grant_type="refresh_token", refresh_token=second["refresh_token"], scope="read"
     )
     assert_error(result, 400, "invalid_scope")
+
+
+class RevokedWhileRefreshing(MemoryStorage):
+    """Revokes the parent token just before it is consumed (a concurrent revocation)."""
+
+    async def consume_token(self, digest: str, now: int) -> Token | None:
+        await self.revoke_token(digest, now)
+        return await super().consume_token(digest, now)
+
+
+async def test_successors_of_a_refresh_that_loses_are_revoked(
+    clock: FrozenClock, alice_store: RevokedWhileRefreshing
+) -> None:
+    store = alice_store
+    engine = AuthorizationServer(ServerConfig(issuer=ISSUER), store, b"k" * 32, clock)
+    reg = await add_client(store, engine, clock, grant_types=("password", "refresh_token"))
+    status, first = await post_token(
+        engine, reg, grant_type="password", username="alice", password=PASSWORD
+    )
+    assert status == 200
+    result = await post_token(
+        engine, reg, grant_type="refresh_token", refresh_token=first["refresh_token"]
+    )
+    assert_error(result, 400, "invalid_grant")
+    # the successors written before the lost consume were never sent, and are dead
+    live = {t.digest for t in store.tokens.values() if t.is_active(clock())}
+    assert live == {token_digest(first["access_token"])}
+
+
+@pytest.fixture
+async def alice_store() -> RevokedWhileRefreshing:
+    store = RevokedWhileRefreshing()
+    await add_user(store, "alice")
+    return store

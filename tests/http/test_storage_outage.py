@@ -170,14 +170,24 @@ async def test_outage_half_way_through_a_request(
     assert_unavailable(await outage.requests()[name]())
 
 
-async def test_an_outage_during_refresh_does_not_burn_the_family(outage: Outage) -> None:
+@pytest.mark.parametrize("failing", ["get_token", "consume_token", "save_token"])
+async def test_an_outage_during_refresh_does_not_burn_the_family(
+    outage: Outage, failing: str
+) -> None:
+    """The client retries with the same refresh token after a 503 and succeeds.
+
+    Were the old token consumed before its successor was stored, a failed write would
+    leave it spent: the retry would look like reuse and revoke the family, so an outage
+    would cost the user their grant.
+    """
     outage.store.failure = StorageUnavailableError("down")
-    outage.store.only = {"consume_token"}
+    outage.store.only = {failing}
     assert_unavailable(await outage.requests()["refresh"]())
     outage.store.failure = None
-    # the client retries with the same refresh token and succeeds
     response = await outage.requests()["refresh"]()
     assert response.status_code == 200, response.text
+    assert (await outage.server.resource(response.json()["access_token"])).status_code == 200
+    assert (await outage.server.resource(outage.issued["access_token"])).status_code == 200
 
 
 async def test_readiness_reports_the_outage(outage: Outage) -> None:

@@ -51,6 +51,13 @@ class RefreshTokenGrant:
         # Check the scope before consuming, so a bad request does not burn the token.
         # A grant of no scope is stored as "", which is no scope, not an empty token.
         scopes = narrowed_scope(params.get("scope"), parse_scope(token.scope or None))
+        # Successors are stored before the parent is consumed: if the store fails
+        # between the two writes, the parent is still unspent and the client's retry
+        # succeeds, instead of looking like reuse and costing the user the grant
+        # (DESIGN §2).  Successors of a request that then loses are never sent out.
+        response = await ctx.issuer.issue(
+            client.client, scopes, subject=token.subject, refresh=True, family_id=token.family_id
+        )
         won = await ctx.tokens.consume_token(digest, now)
         if won is None:
             # Lost a race to a concurrent use, or revoked/expired meanwhile.  A
@@ -58,15 +65,14 @@ class RefreshTokenGrant:
             latest = await ctx.tokens.get_token(digest)
             if latest is not None and latest.consumed_at is not None:
                 await ctx.tokens.revoke_family(token.family_id, now)
+            else:
+                for value in (response["access_token"], response["refresh_token"]):
+                    await ctx.tokens.revoke_token(token_digest(value), now)
             raise InvalidGrantError(_INVALID)
-        response = await ctx.issuer.issue(
-            client.client, scopes, subject=won.subject, refresh=True, family_id=won.family_id
-        )
-        # A concurrent reuse may have revoked the family before our successors were
-        # written; the consumed parent then carries ``revoked_at``.  Re-check so the
-        # reuse rule holds in every interleaving.
+        # A concurrent reuse may have revoked the family (our successors included)
+        # since we won; answer as that reuse did rather than hand out dead tokens.
         parent = await ctx.tokens.get_token(digest)
         if parent is None or parent.revoked_at is not None:
-            await ctx.tokens.revoke_family(won.family_id, now)
+            await ctx.tokens.revoke_family(token.family_id, now)
             raise InvalidGrantError(_INVALID)
         return response
