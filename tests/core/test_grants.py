@@ -5,6 +5,7 @@ Every failure asserts the exact error code and that the store did not change.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import urlencode
 
@@ -230,6 +231,15 @@ async def test_password_grant_for_a_public_client(s: Setup, alice: User) -> None
     assert "refresh_token" in body
 
 
+async def test_password_grant_without_the_refresh_grant_issues_no_refresh_token(
+    s: Setup, alice: User
+) -> None:
+    reg = await s.client(grant_types=("password",))
+    body = await s.issued(reg, grant_type="password", username="alice", password=PASSWORD)
+    assert "refresh_token" not in body
+    assert [t.kind for t in s.store.tokens.values()] == [TokenKind.ACCESS]
+
+
 # refresh_token (§6, RFC 9700 §4.14.2)
 
 
@@ -445,3 +455,19 @@ async def alice_store() -> RevokedWhileRefreshing:
     store = RevokedWhileRefreshing()
     await add_user(store, "alice")
     return store
+
+
+async def test_a_scope_withdrawn_from_the_client_does_not_survive_a_refresh(
+    s: Setup, app_client: Registered, granted: dict[str, Any]
+) -> None:
+    assert granted["scope"] == "read write"
+    narrowed = dataclasses.replace(app_client.client, scopes=("read",))
+    await s.store.save_client(narrowed)
+    body = await s.issued(
+        app_client, grant_type="refresh_token", refresh_token=granted["refresh_token"]
+    )
+    assert body["scope"] == "read"
+    result = await s.token(
+        app_client, grant_type="refresh_token", refresh_token=body["refresh_token"], scope="write"
+    )
+    assert_error(result, 400, "invalid_scope")

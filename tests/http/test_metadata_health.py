@@ -71,7 +71,10 @@ async def test_wrong_methods_are_405(server: Server) -> None:
         response = await server.http.request(method, path)
         assert response.status_code == 405, (method, path)
         assert "allow" in response.headers
+        assert response.json() == {"error": "method_not_allowed"}
 
 
 async def test_unknown_path_is_404(server: Server) -> None:
-    assert (await server.http.get("/oauth/authorize")).status_code == 404
+    response = await server.http.get("/oauth/authorize")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found"}

@@ -12,7 +12,9 @@ import logging
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
+import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -168,6 +170,16 @@ async def purge_all(storage: Storage, now: int, batch: int) -> int:
         await asyncio.sleep(0)  # let requests run between batches
 
 
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors (404, 405) as JSON, like every other answer of the server."""
+    assert isinstance(exc, HTTPException)
+    body = orjson.dumps({"error": _HTTP_ERRORS.get(exc.status_code, "invalid_request")})
+    return Response(body, exc.status_code, headers=exc.headers, media_type="application/json")
+
+
 def server_config(settings: Settings) -> ServerConfig:
     return ServerConfig(
         issuer=settings.issuer_url,
@@ -210,6 +222,10 @@ def create_app(
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=web.lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=web.lifespan,
+        exception_handlers={HTTPException: _http_error},
+    )
     app.state.mintage = web
     return app

@@ -53,7 +53,6 @@ class IntrospectionEndpoint:
         if token.subject is not None:
             body["sub"] = token.subject
         if token.kind is TokenKind.ACCESS:
+            # RFC 7662 §2.2 token_type is an access token type (RFC 6749 §7.1).
             body["token_type"] = "Bearer"
-        else:
-            body["token_type"] = "refresh_token"
         return json_response(body)

@@ -31,4 +31,6 @@ class PasswordGrant:
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok:
             raise InvalidGrantError("invalid username or password")
-        return await ctx.issuer.issue(client.client, scopes, subject=user.user_id, refresh=True)
+        # A refresh token only helps a client that may redeem it (RFC 6749 §4.3.3).
+        refresh = "refresh_token" in client.client.grant_types
+        return await ctx.issuer.issue(client.client, scopes, subject=user.user_id, refresh=refresh)
