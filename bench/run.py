@@ -262,6 +262,16 @@ class Bench:
         ]
         if skipped:
             lines.append(f"- skipped on request: {', '.join(skipped)}")
+        if not a.skip_postgres:
+            lines.append(
+                "- CPU of Mintage (PostgreSQL) is Mintage's process only; the PostgreSQL "
+                "server's own CPU, on the same 2 cores, is not counted"
+            )
+        if not a.skip_peers:
+            lines.append(
+                "- the origin's in-memory model keeps every token it issues, so its RSS "
+                "grows through the run; peak RSS is restarted per scenario"
+            )
         return lines + [f"- {note}" for note in self.notes]
 
 
