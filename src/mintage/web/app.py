@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qs
 
 import orjson
 from starlette.applications import Starlette
@@ -20,107 +20,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.clock import Clock, system_clock
-from ..core.errors import RequestTooLargeError
-from ..core.http import OAuthRequest, OAuthResponse, error_response
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import Storage
 from ..secret_key import load_pepper
 from ..settings import Settings
 from ..storage import open_storage
+from .asgi import EngineEndpoint
 
 log = logging.getLogger("mintage")
 
-_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to exceed ``limit`` bytes.
-
-    A declared ``Content-Length`` fails fast; the running count catches chunked bodies
-    and lying headers.  ``isascii`` guards ``int``: ``"²".isdigit()`` is true.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _to_starlette(response: OAuthResponse) -> Response:
-    out = Response(response.body, status_code=response.status)
-    raw = out.raw_headers
-    raw[:] = [h for h in raw if h[0] != b"content-type"]
-    raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
-    raw.extend(_SECURITY_HEADERS)
-    return out
-
 
 class MintageApp:
-    """Holds the server and turns Starlette requests into engine calls."""
+    """Holds the server and store; serves health checks and runs the lifespan."""
 
     def __init__(self, settings: Settings, storage: Storage, server: AuthorizationServer):
         self.settings = settings
         self.storage = storage
         self.server = server
-        self._limit = settings.max_body_bytes
         self._purge_task: asyncio.Task[None] | None = None
-
-    async def _convert(self, request: Request) -> OAuthRequest:
-        body = b"" if request.method == "GET" else await _read_body(request, self._limit)
-        headers: dict[str, str] = {}
-        for key, value in request.scope["headers"]:
-            name, text = key.decode("latin-1").lower(), value.decode("latin-1")
-            # RFC 9110 §5.3: a repeated field is one comma-joined value.  Two
-            # Authorization (or Content-Type) headers then fail to parse instead of the
-            # last one silently winning over what a proxy may have checked.
-            headers[name] = f"{headers[name]}, {text}" if name in headers else text
-        query_string = request.scope.get("query_string", b"")
-        query = (
-            parse_qs(query_string.decode("latin-1"), keep_blank_values=True) if query_string else {}
-        )
-        client = request.client
-        return OAuthRequest(
-            method=request.method,
-            path=request.url.path,
-            headers=headers,
-            query=query,
-            body=body,
-            client_ip=client.host if client else None,
-        )
-
-    async def _run(self, request: Request, handler: Handler) -> Response:
-        try:
-            oauth_request = await self._convert(request)
-        except BodyTooLarge:
-            return _to_starlette(
-                error_response(RequestTooLargeError("the request body is too large"))
-            )
-        return _to_starlette(await self.server.handle(handler, oauth_request))
-
-    async def token(self, request: Request) -> Response:
-        return await self._run(request, self.server.token)
-
-    async def revoke(self, request: Request) -> Response:
-        return await self._run(request, self.server.revocation)
-
-    async def introspect(self, request: Request) -> Response:
-        return await self._run(request, self.server.introspection)
-
-    async def resource(self, request: Request) -> Response:
-        return await self._run(request, self.server.handle_resource)
-
-    async def metadata(self, request: Request) -> Response:
-        return _to_starlette(await self.server.metadata())
 
     async def healthz(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
@@ -213,12 +130,21 @@ def create_app(
         clock,
     )
     web = MintageApp(settings, storage, server)
+    limit = settings.max_body_bytes
+
+    def engine(handler: Handler) -> EngineEndpoint:
+        return EngineEndpoint(functools.partial(server.handle, handler), limit)
+
     routes = [
-        Route("/oauth/token", web.token, methods=["POST"]),
-        Route("/oauth/revoke", web.revoke, methods=["POST"]),
-        Route("/oauth/introspect", web.introspect, methods=["POST"]),
-        Route("/resource", web.resource, methods=["GET", "POST"]),
-        Route("/.well-known/oauth-authorization-server", web.metadata, methods=["GET"]),
+        Route("/oauth/token", engine(server.token), methods=["POST"]),
+        Route("/oauth/revoke", engine(server.revocation), methods=["POST"]),
+        Route("/oauth/introspect", engine(server.introspection), methods=["POST"]),
+        Route("/resource", EngineEndpoint(server.handle_resource, limit), methods=["GET", "POST"]),
+        Route(
+            "/.well-known/oauth-authorization-server",
+            EngineEndpoint(server.metadata, limit),
+            methods=["GET"],
+        ),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..http import OAuthResponse, json_response
+from ..http import OAuthRequest, OAuthResponse, json_response
 
 _PUBLIC_CACHE = (("content-type", "application/json"), ("cache-control", "public, max-age=300"))
 
@@ -41,5 +41,5 @@ class MetadataEndpoint:
     def __init__(self, document: dict[str, object]) -> None:
         self._response = json_response(document, headers=_PUBLIC_CACHE)
 
-    async def __call__(self) -> OAuthResponse:
+    async def __call__(self, request: OAuthRequest | None = None) -> OAuthResponse:
         return self._response

@@ -1,0 +1,134 @@
+"""Raw ASGI endpoints for the engine: the hot path (DESIGN §5).
+
+Starlette routes to these, but they skip its ``Request``/``Response`` objects: the ASGI
+scope is turned straight into an :class:`OAuthRequest` and the :class:`OAuthResponse`
+straight into two ``send`` calls.  That is all the conversion the engine needs, and
+it saves most of the per-request cost of the framework layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from ..core.errors import RequestTooLargeError
+from ..core.http import OAuthRequest, OAuthResponse, error_response
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Run = Callable[[OAuthRequest], Awaitable[OAuthResponse]]
+
+_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+_TOO_LARGE = error_response(RequestTooLargeError("the request body is too large"))
+_BODYLESS = frozenset({"GET", "HEAD"})
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the configured limit (answered with 413)."""
+
+
+def declared_length(headers: dict[str, str]) -> int | None:
+    """``Content-Length`` as a number, or ``None``.
+
+    ``isascii`` guards ``int``: ``"²".isdigit()`` is true.
+    """
+    declared = headers.get("content-length")
+    if declared is not None and declared.isascii() and declared.isdigit():
+        return int(declared)
+    return None
+
+
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed ``limit`` bytes.
+
+    A declared ``Content-Length`` fails fast; the running count catches chunked bodies
+    and lying headers.
+    """
+    declared = declared_length(headers)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise BodyTooLarge
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Request headers by lower-case name.
+
+    RFC 9110 §5.3: a repeated field is one comma-joined value.  Two Authorization (or
+    Content-Type) headers then fail to parse instead of the last one silently winning
+    over what a proxy may have checked.
+    """
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {text}" if name in headers else text
+    return headers
+
+
+_encoded: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+
+
+def _encode_headers(headers: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+    """Encoded response headers; the engine's constant header sets are encoded once."""
+    cached = _encoded.get(headers)
+    if cached is None:
+        cached = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        cached.extend(_SECURITY_HEADERS)
+        if len(_encoded) < 64:  # only a handful of constant sets exist
+            _encoded[headers] = cached
+    return cached
+
+
+async def send_response(send: Send, response: OAuthResponse) -> None:
+    headers = [*_encode_headers(response.headers), (b"content-length", b"%d" % len(response.body))]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class EngineEndpoint:
+    """An ASGI app that runs one engine handler."""
+
+    __slots__ = ("_limit", "_run")
+
+    def __init__(self, run: Run, limit: int) -> None:
+        self._run = run
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = header_dict(scope["headers"])
+        method: str = scope["method"]
+        try:
+            body = b"" if method in _BODYLESS else await read_body(receive, headers, self._limit)
+        except BodyTooLarge:
+            await send_response(send, _TOO_LARGE)
+            return
+        query_string: bytes = scope.get("query_string", b"")
+        client = scope.get("client")
+        request = OAuthRequest(
+            method=method,
+            path=scope["path"],
+            headers=headers,
+            query=parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+            if query_string
+            else {},
+            body=body,
+            client_ip=client[0] if client else None,
+        )
+        await send_response(send, await self._run(request))
