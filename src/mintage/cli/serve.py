@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 import uvicorn
-from starlette.applications import Starlette
 
 from .. import __version__
 from ..core.clients import register_client
@@ -28,6 +27,7 @@ from ..core.models import Client
 from ..core.storage import Storage
 from ..settings import Settings
 from ..web.app import create_app
+from ..web.asgi import HotPaths
 from .context import (
     BadInputError,
     build_store,
@@ -41,7 +41,7 @@ from .context import (
 DEMO_CLIENT_NAME = "Demo client"
 
 
-def app_factory() -> Starlette:
+def app_factory() -> HotPaths:
     """The app as each worker process builds it: settings from ``MINTAGE_*`` only."""
     return create_app(Settings())
 

@@ -25,7 +25,7 @@ from ..core.storage import Storage
 from ..secret_key import load_pepper
 from ..settings import Settings
 from ..storage import open_storage
-from .asgi import EngineEndpoint
+from .asgi import EngineEndpoint, HotPaths
 
 log = logging.getLogger("mintage")
 
@@ -114,7 +114,7 @@ def create_app(
     storage: Storage | None = None,
     clock: Clock = system_clock,
     pepper: bytes | None = None,
-) -> Starlette:
+) -> HotPaths:
     """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
 
     ``storage`` may be any object meeting :class:`mintage.core.storage.Storage` (the
@@ -154,4 +154,8 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
     )
     app.state.mintage = web
-    return app
+    hot = HotPaths(app)
+    for route in routes:
+        if isinstance(route.endpoint, EngineEndpoint) and route.methods:
+            hot.add(route.path, tuple(route.methods), route.endpoint)
+    return hot

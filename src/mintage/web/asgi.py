@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.applications import Starlette
+
 from ..core.errors import RequestTooLargeError
 from ..core.http import OAuthRequest, OAuthResponse, error_response
 
@@ -132,3 +134,40 @@ class EngineEndpoint:
             client_ip=client[0] if client else None,
         )
         await send_response(send, await self._run(request))
+
+
+class HotPaths:
+    """Dispatches the hot endpoints before Starlette's router and middleware.
+
+    DESIGN §5: the token, introspection and resource endpoints are the hot paths.
+    Exact path and method lookups in a dict cost far less than walking the route list
+    through two middleware layers; anything else (other paths, wrong methods, the
+    lifespan) goes to the Starlette app unchanged, which answers 404/405 as usual.
+    """
+
+    __slots__ = ("_app", "_routes", "router", "starlette", "state")
+
+    def __init__(self, app: Starlette) -> None:
+        self._app = app
+        self._routes: dict[tuple[str, str], EngineEndpoint] = {}
+        self.starlette = app
+        #: as on a Starlette app: ``state.mintage`` holds the server and the store
+        self.state = app.state
+        #: ``router.lifespan_context`` lets a host app run Mintage's lifespan
+        self.router = app.router
+
+    def add(self, path: str, methods: tuple[str, ...], endpoint: EngineEndpoint) -> None:
+        for method in methods:
+            self._routes[(method, path)] = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            root: str = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            endpoint = self._routes.get((scope["method"], path))
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
