@@ -72,7 +72,7 @@ class SecretHasher:
         self._key = hmac.new(pepper, b"mintage client secret v1", hashlib.sha256).digest()
 
     def digest(self, secret: str) -> str:
-        return hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), "sha256").hexdigest()
+        return hmac.digest(self._key, secret.encode("utf-8", "surrogatepass"), "sha256").hex()
 
     def verify(self, secret: str, digest: str) -> bool:
         return hmac.compare_digest(self.digest(secret), digest)
