@@ -114,7 +114,9 @@ async def test_sqlite_connection_settings(sqlite_url: str) -> None:
         db = store._conn()
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
-        assert db.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+        # SQLite never waits for a lock on the event loop; writes wait in asyncio.
+        assert db.execute("PRAGMA busy_timeout").fetchone() == (0,)
+        assert store.lock_timeout == 5.0
         assert db.execute("PRAGMA foreign_keys").fetchone() == (1,)
     finally:
         await store.close()
@@ -142,9 +144,8 @@ def test_sqlite_consume_from_many_threads_and_connections(sqlite_url: str) -> No
 
 
 async def test_sqlite_locked_database_is_unavailable(sqlite_url: str) -> None:
-    store = SQLiteStorage(sqlite_url)
+    store = SQLiteStorage(sqlite_url, lock_timeout=0.05)
     await store.open()
-    store._conn().execute("PRAGMA busy_timeout=50")
     blocker = sqlite3.connect(sqlite_path(sqlite_url), isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")
