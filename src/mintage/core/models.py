@@ -31,6 +31,9 @@ class Client:
     access_token_lifetime: int | None = None
     refresh_token_lifetime: int | None = None
     created_at: int = 0
+    #: RFC 9700 §2.1.1: PKCE for every client by default; only a confidential client
+    #: may be relaxed (public clients always need it).
+    require_pkce: bool = True
 
     @property
     def is_public(self) -> bool:
@@ -70,3 +73,50 @@ class User:
     password_hash: str
     created_at: int = 0
     claims: dict[str, str] = field(default_factory=dict)
+    #: consecutive failed sign-ins, and the lock-out they caused (RFC 9700 §4.11)
+    failed_logins: int = 0
+    locked_until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """An authorization code (RFC 6749 §4.1.2), stored under its digest.
+
+    Bound to the client, the redirect URI and the PKCE challenge (RFC 7636 §4.4);
+    single use.  ``family_id`` is the family of the tokens issued from it, so a replay
+    can revoke them (RFC 6749 §4.1.2).
+    """
+
+    digest: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    subject: str
+    issued_at: int
+    expires_at: int
+    family_id: str
+    auth_time: int
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    nonce: str | None = None
+    consumed_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The scopes a user has approved for a client."""
+
+    user_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+    granted_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser session, stored under the digest of its cookie value."""
+
+    digest: str
+    user_id: str
+    auth_time: int
+    expires_at: int

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from .models import Client, Token, User
+from .models import AuthorizationCode, Client, Consent, Session, Token, User
 
 
 @runtime_checkable
@@ -87,6 +87,75 @@ class UserStore(Protocol):
     async def save_user(self, user: User) -> None:
         """Insert or replace the user; raises ``ValueError`` if the username is taken
         by another user."""
+        ...
+
+
+@runtime_checkable
+class AuthorizationCodeStore(Protocol):
+    async def save_code(self, code: AuthorizationCode) -> None:
+        """Persist a new code durably before returning (it is sent right after)."""
+        ...
+
+    async def get_code(self, digest: str) -> AuthorizationCode | None:
+        """The code with this digest, consumed or not, or ``None``."""
+        ...
+
+    async def consume_code(self, digest: str, now: int) -> AuthorizationCode | None:
+        """Atomically mark an unconsumed, unexpired code consumed; as for
+        :meth:`TokenStore.consume_token`, at most one of concurrent calls wins and
+        gets the code as it was before the update."""
+        ...
+
+
+@runtime_checkable
+class ConsentStore(Protocol):
+    async def get_consent(self, user_id: str, client_id: str) -> Consent | None: ...
+
+    async def save_consent(self, consent: Consent) -> None:
+        """Insert or replace the consent of (user, client)."""
+        ...
+
+    async def delete_consent(self, user_id: str, client_id: str) -> bool:
+        """Forget the consent; ``True`` if there was one."""
+        ...
+
+    async def list_consents(self, user_id: str) -> list[Consent]:
+        """The user's consents, ordered by ``client_id``."""
+        ...
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    async def save_session(self, session: Session) -> None: ...
+
+    async def get_session(self, digest: str) -> Session | None:
+        """The session (expired or not), or ``None``."""
+        ...
+
+    async def delete_session(self, digest: str) -> bool: ...
+
+
+@runtime_checkable
+class LoginAttemptStore(Protocol):
+    """Failed sign-in bookkeeping for lock-out (RFC 9700 §4.11: brute force)."""
+
+    async def note_login_failure(self, user_id: str) -> int:
+        """Atomically add one to the user's failed sign-ins; returns the new count."""
+        ...
+
+    async def lock_user(self, user_id: str, until: int) -> None:
+        """Refuse sign-ins of this user until ``until`` (epoch seconds)."""
+        ...
+
+    async def clear_login_failures(self, user_id: str) -> None:
+        """Reset the count and any lock after a successful sign-in."""
+        ...
+
+
+@runtime_checkable
+class SubjectTokenStore(Protocol):
+    async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
+        """Revoke every token of this client for this subject (consent withdrawn)."""
         ...
 
 

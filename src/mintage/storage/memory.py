@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..core.models import Client, Token, User
+from ..core.models import AuthorizationCode, Client, Consent, Session, Token, User
 
 
 class MemoryStorage:
@@ -17,6 +17,9 @@ class MemoryStorage:
         self.clients: dict[str, Client] = {}
         self.tokens: dict[str, Token] = {}
         self.users: dict[str, User] = {}
+        self.codes: dict[str, AuthorizationCode] = {}
+        self.consents: dict[tuple[str, str], Consent] = {}
+        self.sessions: dict[str, Session] = {}
 
     async def open(self) -> None:
         return None
@@ -82,6 +85,69 @@ class MemoryStorage:
         for digest in doomed:
             del self.tokens[digest]
         return len(doomed)
+
+    async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
+        changed = 0
+        for digest, token in list(self.tokens.items()):
+            if (
+                token.client_id == client_id
+                and token.subject == subject
+                and token.revoked_at is None
+            ):
+                self.tokens[digest] = dataclasses.replace(token, revoked_at=now)
+                changed += 1
+        return changed
+
+    # authorization codes
+    async def save_code(self, code: AuthorizationCode) -> None:
+        self.codes[code.digest] = code
+
+    async def get_code(self, digest: str) -> AuthorizationCode | None:
+        return self.codes.get(digest)
+
+    async def consume_code(self, digest: str, now: int) -> AuthorizationCode | None:
+        code = self.codes.get(digest)
+        if code is None or code.consumed_at is not None or code.expires_at <= now:
+            return None
+        self.codes[digest] = dataclasses.replace(code, consumed_at=now)
+        return code
+
+    # consents
+    async def get_consent(self, user_id: str, client_id: str) -> Consent | None:
+        return self.consents.get((user_id, client_id))
+
+    async def save_consent(self, consent: Consent) -> None:
+        self.consents[(consent.user_id, consent.client_id)] = consent
+
+    async def delete_consent(self, user_id: str, client_id: str) -> bool:
+        return self.consents.pop((user_id, client_id), None) is not None
+
+    async def list_consents(self, user_id: str) -> list[Consent]:
+        mine = [c for (u, _), c in self.consents.items() if u == user_id]
+        return sorted(mine, key=lambda c: c.client_id)
+
+    # sessions
+    async def save_session(self, session: Session) -> None:
+        self.sessions[session.digest] = session
+
+    async def get_session(self, digest: str) -> Session | None:
+        return self.sessions.get(digest)
+
+    async def delete_session(self, digest: str) -> bool:
+        return self.sessions.pop(digest, None) is not None
+
+    # sign-in lock-out
+    async def note_login_failure(self, user_id: str) -> int:
+        user = self.users[user_id]
+        self.users[user_id] = dataclasses.replace(user, failed_logins=user.failed_logins + 1)
+        return user.failed_logins + 1
+
+    async def lock_user(self, user_id: str, until: int) -> None:
+        self.users[user_id] = dataclasses.replace(self.users[user_id], locked_until=until)
+
+    async def clear_login_failures(self, user_id: str) -> None:
+        user = self.users[user_id]
+        self.users[user_id] = dataclasses.replace(user, failed_logins=0, locked_until=None)
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:
