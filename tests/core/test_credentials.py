@@ -78,3 +78,9 @@ def test_secret_digest_depends_on_the_pepper() -> None:
     assert not SecretHasher(b"q" * 32).verify(secret, digest)
     # a database dump alone (the unkeyed digest) does not match either
     assert digest != hashlib.sha256(secret.encode()).hexdigest()
+
+
+def test_new_id_never_starts_with_a_dash() -> None:
+    # One id in 64 would start with "-" without the guard; 2,000 draws miss it
+    # with probability (63/64)^2000, about 2e-14.
+    assert not any(new_id().startswith("-") for _ in range(2000))

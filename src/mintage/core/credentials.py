@@ -58,8 +58,15 @@ def token_digest(token: str) -> str:
 
 
 def new_id(nbytes: int = 16) -> str:
-    """A random identifier (client ids, family ids): not a secret."""
-    return _b64(secrets.token_bytes(nbytes))
+    """A random identifier (client ids, family ids): not a secret.
+
+    Never starts with ``-``, so an id can be passed on a command line (``mintage
+    client show ID``, ``client_app.py ID SECRET``) without being read as an option.
+    """
+    while True:
+        value = _b64(secrets.token_bytes(nbytes))
+        if value[0] != "-":
+            return value
 
 
 class SecretHasher:
