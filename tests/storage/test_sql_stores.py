@@ -118,6 +118,7 @@ async def test_sqlite_connection_settings(sqlite_url: str) -> None:
         assert db.execute("PRAGMA busy_timeout").fetchone() == (0,)
         assert store.lock_timeout == 5.0
         assert db.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # a thread does it
     finally:
         await store.close()
 

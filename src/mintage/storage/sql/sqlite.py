@@ -45,13 +45,22 @@ writers raise ``StorageUnavailableError``.  A read can meet a lock only in rare 
 (another connection recovering the WAL); it then retries once with ``busy_timeout`` set
 to ``lock_timeout``.  ``close()`` commits the pending batch before it closes.
 
-Durability: ``journal_mode=WAL``, ``synchronous=NORMAL``.  A commit appends the batch to
-the WAL file with ``write()`` before any waiter returns: a committed write survives a
-crash of the *process* (the data is in the operating system's page cache, which reaches
-the disk whatever happens to the process).  It does not necessarily survive a crash of
-the operating system or a power loss: the WAL is fsynced at checkpoints, so the last
-transactions committed since the last checkpoint may be rolled back (the file itself
-stays consistent).  Use PostgreSQL where that window matters.
+Durability (``journal_mode=WAL``, ``synchronous=NORMAL``), exactly:
+
+- **crash of the process** (kill -9, OOM, a bug): every write whose method returned is
+  kept.  ``COMMIT`` has ``write()``-n the batch to the WAL file before any writer
+  resumes, so the data is in the operating system's page cache, which reaches the disk
+  whatever happens to the process; the next open replays the WAL.
+- **crash of the operating system, or power loss**: the file stays consistent, but the
+  transactions committed since the WAL was last synced may be rolled back.  The WAL is
+  fsynced at the start of each checkpoint, which the background checkpointer runs every
+  ``checkpoint_interval`` (1 s): so about the last second or two of writes (tokens
+  already sent to clients, consumed codes and refresh tokens that become usable again)
+  can be lost.  Use PostgreSQL (``synchronous_commit=on``) where that matters.
+
+Checkpoints never run on the event loop: ``wal_autocheckpoint=0`` on the serving
+connection, and a daemon thread with its own connection checkpoints the WAL
+(:mod:`.checkpointer`); ``close()`` stops and joins it.
 
 Several worker processes may share one file: SQLite's locks serialise their batches.
 """
@@ -68,6 +77,7 @@ from typing import Any
 
 from ...core.errors import StorageUnavailableError
 from ...core.models import Client, Token, User
+from .checkpointer import Checkpointer
 from .migrate import sqlite_path, upgrade_schema
 from .queries import SQLITE as Q
 from .rows import (
@@ -87,6 +97,8 @@ _PRAGMAS = (
     # Never wait for a lock inside SQLite: that would block the event loop (see above).
     "PRAGMA busy_timeout=0",
     "PRAGMA foreign_keys=ON",
+    # Checkpoints run on a thread of their own (see .checkpointer), not in a COMMIT.
+    "PRAGMA wal_autocheckpoint=0",
 )
 
 #: Errors after which SQLite has undone the failed statement alone; the transaction
@@ -185,15 +197,26 @@ class SQLiteStorage:
 
     ``database_url`` is ``sqlite:///relative.db`` or ``sqlite:////absolute/path.db``.
     ``lock_timeout`` is how long a write waits for another connection's write lock
-    before raising ``StorageUnavailableError``.
+    before raising ``StorageUnavailableError``.  ``checkpoint_interval`` and
+    ``wal_truncate_above`` tune the background checkpoints (:mod:`.checkpointer`).
     """
 
-    def __init__(self, database_url: str, *, lock_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        lock_timeout: float = 5.0,
+        checkpoint_interval: float = 1.0,
+        wal_truncate_above: int = 64 * 1024 * 1024,
+    ) -> None:
         self.database_url = database_url
         self.path = sqlite_path(database_url)
         self.lock_timeout = lock_timeout
+        self.checkpoint_interval = checkpoint_interval
+        self.wal_truncate_above = wal_truncate_above
         self._db: sqlite3.Connection | None = None
         self._batch: _Batch | None = None
+        self._checkpointer: Checkpointer | None = None
 
     # lifecycle
     async def open(self) -> None:
@@ -207,6 +230,10 @@ class SQLiteStorage:
         for pragma in _PRAGMAS:
             db.execute(pragma)
         self._db = db
+        self._checkpointer = Checkpointer(
+            self.path, interval=self.checkpoint_interval, truncate_above=self.wal_truncate_above
+        )
+        self._checkpointer.start()
 
     async def close(self) -> None:
         """Commit the pending batch (its writers are woken), then close the connection."""
@@ -225,6 +252,9 @@ class SQLiteStorage:
                     break
                 await asyncio.sleep(batch.pause)
         self._db = None
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         with contextlib.suppress(sqlite3.Error):
             db.execute("PRAGMA optimize")
         db.close()
