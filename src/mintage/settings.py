@@ -72,6 +72,17 @@ class Settings(BaseSettings):
         description="Scope(s) that `GET /resource` requires (space-separated); "
         "unset means any valid access token.",
     )
+    allow_plain_pkce: bool = Field(
+        False,
+        description="Accept `code_challenge_method=plain` (RFC 7636 §4.2). Off by default: "
+        "OAuth 2.1 and RFC 9700 §2.1.1 require S256, which keeps the verifier secret "
+        "even if the authorization request leaks.",
+    )
+    session_lifetime: int = Field(
+        8 * 3600,
+        ge=60,
+        description="Seconds a browser stays signed in after logging in (8 hours).",
+    )
     max_body_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest accepted request body; larger answers 413."
     )

@@ -173,7 +173,7 @@ async def test_public_client_may_not_use_client_credentials(s: Setup) -> None:
 
 async def test_unknown_grant_type(s: Setup) -> None:
     reg = await s.client()
-    for grant_type in ("implicit", "authorization_code", "urn:x", "CLIENT_CREDENTIALS"):
+    for grant_type in ("implicit", "authorization-code", "urn:x", "CLIENT_CREDENTIALS"):
         assert_error(await s.token(reg, grant_type=grant_type), 400, "unsupported_grant_type")
     assert_error(await s.token(reg), 400, "invalid_request")
     assert s.store.tokens == {}

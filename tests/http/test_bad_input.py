@@ -329,7 +329,7 @@ async def test_missing_parameters(case: Case, params: dict[str, str], missing: s
     await case.assert_unchanged()
 
 
-@pytest.mark.parametrize("grant_type", ["implicit", "authorization_code", "Password", "x" * 300])
+@pytest.mark.parametrize("grant_type", ["implicit", "authorization-code", "Password", "x" * 300])
 async def test_unknown_grant_types(case: Case, grant_type: str) -> None:
     response = await case.server.token({"grant_type": grant_type}, case.reg.basic)
     assert_error(response, 400, "unsupported_grant_type")

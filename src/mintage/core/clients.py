@@ -13,7 +13,7 @@ from .scope import parse_scope
 from .storage import ClientStore
 
 #: grant types a client may be registered with (those the server implements)
-KNOWN_GRANT_TYPES = ("client_credentials", "refresh_token", "password")
+KNOWN_GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token", "password")
 
 
 def _split(values: Iterable[str]) -> list[str]:
@@ -50,11 +50,14 @@ async def register_client(
     access_token_lifetime: int | None = None,
     refresh_token_lifetime: int | None = None,
     client_id: str | None = None,
+    require_pkce: bool = True,
     clock: Clock = system_clock,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients).
 
     The secret is generated here and only its keyed digest is stored: show it once.
+    ``require_pkce=False`` lets a confidential client use the authorization code without
+    PKCE; public clients always need it (RFC 9700 §2.1.1, OAuth 2.1 §7.5.1).
     """
     if not name.strip():
         raise ValueError("a client needs a name")
@@ -68,6 +71,11 @@ async def register_client(
         )
     if public and "client_credentials" in grants:
         raise ValueError("client_credentials needs a confidential client (RFC 6749 §4.4)")
+    uris = tuple(validate_redirect_uri(u) for u in _split(redirect_uris))
+    if "authorization_code" in grants and not uris:
+        raise ValueError("authorization_code needs at least one redirect URI (RFC 6749 §3.1.2)")
+    if public and not require_pkce:
+        raise ValueError("a public client always requires PKCE (RFC 9700 §2.1.1)")
     scope_list = _split(scopes)
     parse_scope(" ".join(scope_list) or None)  # InvalidScopeError on bad characters
     for lifetime in (access_token_lifetime, refresh_token_lifetime):
@@ -79,11 +87,12 @@ async def register_client(
         name=name.strip(),
         grant_types=tuple(grants),
         scopes=tuple(scope_list),
-        redirect_uris=tuple(validate_redirect_uri(u) for u in _split(redirect_uris)),
+        redirect_uris=uris,
         secret_digest=digest,
         access_token_lifetime=access_token_lifetime,
         refresh_token_lifetime=refresh_token_lifetime,
         created_at=clock(),
+        require_pkce=require_pkce,
     )
     if await clients.get_client(client.client_id) is not None:
         raise ValueError(f"client {client.client_id} already exists")

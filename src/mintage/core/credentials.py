@@ -23,6 +23,7 @@ ACCESS_TOKEN_PREFIX = "mint_at_"
 REFRESH_TOKEN_PREFIX = "mint_rt_"
 CLIENT_SECRET_PREFIX = "mint_cs_"
 AUTHORIZATION_CODE_PREFIX = "mint_ac_"
+SESSION_PREFIX = "mint_ss_"
 
 _RANDOM_BYTES = 32  # 256 bits
 _BODY_LEN = 43  # base64url of 32 bytes, unpadded

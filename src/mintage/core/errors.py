@@ -106,6 +106,12 @@ class AccessDeniedError(OAuthError):
     status_code = 403
 
 
+class UnsupportedResponseTypeError(OAuthError):
+    """RFC 6749 §4.1.2.1 ``unsupported_response_type``: only ``code`` is served."""
+
+    error = "unsupported_response_type"
+
+
 class RequestTooLargeError(OAuthError):
     """The request body exceeds the configured limit (HTTP 413)."""
 

@@ -89,6 +89,9 @@ class AuthorizationCode:
 
     digest: str
     client_id: str
+    #: the ``redirect_uri`` parameter of the authorization request, ``""`` when the
+    #: request omitted it (the client's only registered URI was used); RFC 6749 §4.1.3
+    #: requires the token request to repeat it exactly when it was given
     redirect_uri: str
     scope: str
     subject: str

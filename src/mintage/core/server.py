@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator, ClientAuthError
 from .clock import Clock, system_clock
+from .consent import ConsentService
 from .credentials import SecretHasher
+from .endpoints.authorize import AuthorizeEndpoint
 from .endpoints.introspection import IntrospectionEndpoint
 from .endpoints.metadata import MetadataEndpoint, metadata_document
 from .endpoints.resource import BearerVerifier, ResourceEndpoint, challenge
@@ -19,16 +21,31 @@ from .endpoints.revocation import RevocationEndpoint
 from .endpoints.token import TokenEndpoint
 from .errors import OAuthError, ServerError, StorageUnavailableError, TemporarilyUnavailableError
 from .grants import Grant, GrantContext
+from .grants.authorization_code import AuthorizationCodeGrant
 from .grants.client_credentials import ClientCredentialsGrant
 from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshTokenGrant
 from .http import OAuthRequest, OAuthResponse, error_response
 from .issuer import Lifetimes, TokenIssuer
-from .storage import Storage
+from .login import LoginService
+from .sessions import SessionService
+from .storage import (
+    AuthorizationCodeStore,
+    ConsentStore,
+    LoginAttemptStore,
+    SessionStore,
+    Storage,
+    SubjectTokenStore,
+)
 
 log = logging.getLogger("mintage")
 
-GRANTS: tuple[type[Grant], ...] = (ClientCredentialsGrant, RefreshTokenGrant, PasswordGrant)
+GRANTS: tuple[type[Grant], ...] = (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    PasswordGrant,
+)
 
 Handler = Callable[[OAuthRequest], Awaitable[OAuthResponse]]
 
@@ -44,6 +61,10 @@ class ServerConfig:
     revocation_allow_bare_token: bool = False
     resource_scopes: tuple[str, ...] = ()
     realm: str = "mintage"
+    #: accept ``code_challenge_method=plain`` (RFC 7636 §4.2); S256 only by default
+    allow_plain_pkce: bool = False
+    #: lifetime of a signed-in browser session, in seconds
+    session_lifetime: int = 8 * 3600
 
 
 class AuthorizationServer:
@@ -64,8 +85,31 @@ class AuthorizationServer:
         issuer = TokenIssuer(
             storage, Lifetimes(config.access_token_lifetime, config.refresh_token_lifetime), clock
         )
-        ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock)
-        self.token = TokenEndpoint([g() for g in GRANTS], authenticator, ctx)
+        # Stores that predate a feature may lack its protocol: the feature is then off
+        # (its attribute is None), and nothing else changes.
+        codes = storage if isinstance(storage, AuthorizationCodeStore) else None
+        ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=codes)
+        grants = [g() for g in GRANTS if codes is not None or g is not AuthorizationCodeGrant]
+        self.token = TokenEndpoint(grants, authenticator, ctx)
+        #: the authorization endpoint (RFC 6749 §4.1.1), when codes can be stored
+        self.authorize: AuthorizeEndpoint | None = None
+        if codes is not None:
+            self.authorize = AuthorizeEndpoint(
+                storage,
+                codes,
+                clock,
+                issuer=config.issuer,
+                allow_plain_pkce=config.allow_plain_pkce,
+            )
+        self.login: LoginService | None = None
+        if isinstance(storage, LoginAttemptStore):
+            self.login = LoginService(storage, storage, clock)
+        self.sessions: SessionService | None = None
+        if isinstance(storage, SessionStore):
+            self.sessions = SessionService(storage, config.session_lifetime, clock)
+        self.consent: ConsentService | None = None
+        if isinstance(storage, ConsentStore) and isinstance(storage, SubjectTokenStore):
+            self.consent = ConsentService(storage, storage, clock)
         self.revocation = RevocationEndpoint(
             storage, authenticator, clock, allow_bare_token=config.revocation_allow_bare_token
         )
@@ -73,7 +117,12 @@ class AuthorizationServer:
         self.bearer = BearerVerifier(storage, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)
         self.metadata = MetadataEndpoint(
-            metadata_document(config.issuer, self.token.grants, SUPPORTED_METHODS)
+            metadata_document(
+                config.issuer,
+                self.token.grants,
+                SUPPORTED_METHODS,
+                pkce_methods=("S256", "plain") if config.allow_plain_pkce else ("S256",),
+            )
         )
 
     async def handle(self, endpoint: Handler, request: OAuthRequest) -> OAuthResponse:

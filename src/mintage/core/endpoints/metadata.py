@@ -14,23 +14,38 @@ def metadata_document(
     grant_types: Iterable[str],
     auth_methods: Iterable[str],
     scopes: Iterable[str] = (),
+    *,
+    pkce_methods: Iterable[str] = ("S256",),
 ) -> dict[str, object]:
-    """Exactly what this server has enabled; built once at start-up."""
+    """Exactly what this server has enabled; built once at start-up.
+
+    The authorization endpoint is listed when the ``authorization_code`` grant is
+    enabled: ``code`` is its only response type (OAuth 2.1 §4.1), with PKCE methods
+    (RFC 7636 §6.2 registers ``code_challenge_methods_supported``) and ``iss`` in every
+    authorization response (RFC 9207 §3).
+    """
     methods = list(auth_methods)
+    grants = sorted(grant_types)
+    code_flow = "authorization_code" in grants
     confidential = [m for m in methods if m != "none"]
     doc: dict[str, object] = {
         "issuer": issuer,
         "token_endpoint": f"{issuer}/oauth/token",
         "token_endpoint_auth_methods_supported": methods,
-        "grant_types_supported": sorted(grant_types),
-        # §2 lists this as REQUIRED; no authorization endpoint is enabled yet, so no
-        # response type is supported.
-        "response_types_supported": [],
+        "grant_types_supported": grants,
+        # §2 lists this as REQUIRED; without the authorization endpoint no response
+        # type is supported.
+        "response_types_supported": ["code"] if code_flow else [],
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "revocation_endpoint_auth_methods_supported": methods,
         "introspection_endpoint": f"{issuer}/oauth/introspect",
         "introspection_endpoint_auth_methods_supported": confidential,
     }
+    if code_flow:
+        doc["authorization_endpoint"] = f"{issuer}/oauth/authorize"
+        doc["response_modes_supported"] = ["query"]
+        doc["code_challenge_methods_supported"] = list(pkce_methods)
+        doc["authorization_response_iss_parameter_supported"] = True
     scope_list = sorted(set(scopes))
     if scope_list:
         doc["scopes_supported"] = scope_list

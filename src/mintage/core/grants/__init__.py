@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Protocol
 from ..client_auth import AuthenticatedClient
 from ..clock import Clock
 from ..issuer import TokenIssuer
-from ..storage import TokenStore, UserStore
+from ..storage import AuthorizationCodeStore, TokenStore, UserStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,8 @@ class GrantContext:
     tokens: TokenStore
     users: UserStore
     clock: Clock
+    #: ``None`` when the store keeps no authorization codes (grant not offered)
+    codes: AuthorizationCodeStore | None = None
 
 
 class Grant(Protocol):

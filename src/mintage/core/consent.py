@@ -1,0 +1,50 @@
+"""Remembered consent: which scopes a user approved for a client.
+
+RFC 6749 §4.1.1 leaves the consent decision to the server; RFC 9700 §4.14 and OAuth
+2.1 §7.9 expect users to be able to withdraw it.  A user is asked again whenever a
+client asks for a scope beyond what was approved; withdrawing consent also revokes
+every token that client holds for the user, so it takes effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .clock import Clock
+from .models import Consent
+from .storage import ConsentStore, SubjectTokenStore
+
+
+class ConsentService:
+    def __init__(self, consents: ConsentStore, tokens: SubjectTokenStore, clock: Clock) -> None:
+        self._consents = consents
+        self._tokens = tokens
+        self._clock = clock
+
+    async def get(self, user_id: str, client_id: str) -> Consent | None:
+        return await self._consents.get_consent(user_id, client_id)
+
+    async def needs_consent(self, user_id: str, client_id: str, scopes: Iterable[str]) -> bool:
+        """``True`` unless every requested scope was approved before."""
+        consent = await self._consents.get_consent(user_id, client_id)
+        if consent is None:
+            return True
+        return not set(scopes) <= set(consent.scopes)
+
+    async def remember(self, user_id: str, client_id: str, scopes: Iterable[str]) -> None:
+        """Record approval of ``scopes``, added to what the user approved before."""
+        previous = await self._consents.get_consent(user_id, client_id)
+        merged = list(previous.scopes) if previous is not None else []
+        merged.extend(s for s in scopes if s not in merged)
+        await self._consents.save_consent(
+            Consent(user_id, client_id, tuple(merged), granted_at=self._clock())
+        )
+
+    async def revoke(self, user_id: str, client_id: str) -> int:
+        """Withdraw consent and revoke the client's tokens for the user; how many tokens."""
+        await self._consents.delete_consent(user_id, client_id)
+        return await self._tokens.revoke_for_subject(client_id, user_id, self._clock())
+
+    async def list(self, user_id: str) -> list[Consent]:
+        """The user's consents, by client id."""
+        return await self._consents.list_consents(user_id)

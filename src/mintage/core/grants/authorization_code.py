@@ -1,0 +1,86 @@
+"""Authorization code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.5–4.6).
+
+The code is looked up, judged, and only then consumed, in one atomic store call
+(``consume_code``): of concurrent redemptions exactly one wins.  A code presented again
+after it was redeemed was copied; RFC 6749 §4.1.2 has the server deny the request and
+revoke the tokens issued from it, which is the code's token family.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..client_auth import AuthenticatedClient
+from ..credentials import AUTHORIZATION_CODE_PREFIX, token_digest, well_formed
+from ..errors import InvalidGrantError, ServerError
+from ..models import AuthorizationCode, Client
+from ..params import require
+from ..pkce import verify
+from ..scope import parse_scope
+from . import GrantContext
+
+_INVALID = "the authorization code is invalid, expired or already used"
+
+
+def _check_redirect_uri(code: AuthorizationCode, client: Client, given: str | None) -> None:
+    """RFC 6749 §4.1.3: required and identical when the authorization request had it."""
+    if code.redirect_uri:
+        if given != code.redirect_uri:
+            raise InvalidGrantError("redirect_uri does not match the authorization request")
+    elif given is not None and (
+        client.redirect_uris[:1] != (given,) or len(client.redirect_uris) != 1
+    ):
+        # The request omitted it, so the client's only registered URI was used.
+        raise InvalidGrantError("redirect_uri does not match the authorization request")
+
+
+class AuthorizationCodeGrant:
+    grant_type: ClassVar[str] = "authorization_code"
+    #: public clients redeem codes with PKCE instead of a secret (RFC 7636 §1)
+    allows_public: ClassVar[bool] = True
+
+    async def exchange(
+        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
+    ) -> dict[str, Any]:
+        codes = ctx.codes
+        if codes is None:  # never registered without a code store (server.py)
+            raise ServerError("no authorization code store")
+        presented = require(params, "code")
+        if not well_formed(presented, AUTHORIZATION_CODE_PREFIX):
+            raise InvalidGrantError(_INVALID)
+        digest = token_digest(presented)
+        now = ctx.clock()
+        code = await codes.get_code(digest)
+        # §4.1.3: the code must have been issued to this client.  A foreign client
+        # learns nothing and the code is left untouched.
+        if code is None or code.client_id != client.client.client_id:
+            raise InvalidGrantError(_INVALID)
+        # A replay is detected before anything else is judged: even a replay with a
+        # wrong verifier means the code leaked, so its tokens must go (§4.1.2).
+        if code.consumed_at is not None:
+            await ctx.tokens.revoke_family(code.family_id, now)
+            raise InvalidGrantError(_INVALID)
+        if code.expires_at <= now:
+            raise InvalidGrantError(_INVALID)
+        _check_redirect_uri(code, client.client, params.get("redirect_uri"))
+        verify(params.get("code_verifier"), code.code_challenge, code.code_challenge_method)
+        # A scope since withdrawn from the client is not granted (as on refresh).
+        scopes = tuple(s for s in parse_scope(code.scope or None) if s in client.client.scopes)
+        refresh = "refresh_token" in client.client.grant_types
+        # Tokens are stored before the code is consumed, as in the refresh grant: if
+        # the store fails in between, the code is still unspent and a retry works.
+        response = await ctx.issuer.issue(
+            client.client, scopes, subject=code.subject, refresh=refresh, family_id=code.family_id
+        )
+        won = await codes.consume_code(digest, now)
+        if won is None:
+            latest = await codes.get_code(digest)
+            if latest is not None and latest.consumed_at is not None:
+                # A concurrent redemption won: this one is a second use.
+                await ctx.tokens.revoke_family(code.family_id, now)
+            else:
+                for name in ("access_token", "refresh_token"):
+                    if name in response:
+                        await ctx.tokens.revoke_token(token_digest(response[name]), now)
+            raise InvalidGrantError(_INVALID)
+        return response

@@ -1,0 +1,77 @@
+"""Signing users in: Argon2id verification and lock-out with backoff.
+
+RFC 9700 §4.11 and OAuth 2.1 §7.5 ask the sign-in page to resist password guessing.
+After :data:`LOCK_THRESHOLD` consecutive failures the user is locked for
+:data:`LOCK_BASE` seconds, doubling with every further failure up to :data:`LOCK_CAP`.
+While locked, no password is checked at all, so guessing gains nothing.
+
+A wrong password and an unknown user raise the same :class:`LoginFailed`, and both cost
+one Argon2 verification (a dummy hash for unknown users), so neither the answer nor its
+timing says which usernames exist.
+"""
+
+from __future__ import annotations
+
+from . import passwords
+from .clock import Clock
+from .models import User
+from .storage import LoginAttemptStore, UserStore
+
+LOCK_THRESHOLD = 5
+LOCK_BASE = 30
+LOCK_CAP = 15 * 60
+
+
+class LoginError(Exception):
+    """Sign-in refused; the message is fit to show the user."""
+
+
+class LoginFailed(LoginError):
+    """Unknown user or wrong password: deliberately indistinguishable."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid username or password")
+
+
+class LoginLocked(LoginError):
+    """Too many failed sign-ins; try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+def lock_seconds(failures: int) -> int:
+    """How long ``failures`` consecutive failures lock the user (0: not at all)."""
+    if failures < LOCK_THRESHOLD:
+        return 0
+    return min(LOCK_BASE << min(failures - LOCK_THRESHOLD, 16), LOCK_CAP)
+
+
+class LoginService:
+    """Checks a username and password; keeps the failure count and the lock."""
+
+    def __init__(self, users: UserStore, attempts: LoginAttemptStore, clock: Clock) -> None:
+        self._users = users
+        self._attempts = attempts
+        self._clock = clock
+
+    async def authenticate(self, username: str, password: str) -> User:
+        """The user, or :class:`LoginFailed` / :class:`LoginLocked`."""
+        user = await self._users.get_user_by_username(username)
+        now = self._clock()
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            raise LoginLocked(user.locked_until - now)
+        # Verified even for unknown users, against a dummy hash: same work, same time.
+        ok = await passwords.verify_password(user.password_hash if user else None, password)
+        if user is None:
+            raise LoginFailed
+        if not ok:
+            failures = await self._attempts.note_login_failure(user.user_id)
+            seconds = lock_seconds(failures)
+            if seconds:
+                await self._attempts.lock_user(user.user_id, now + seconds)
+            raise LoginFailed
+        if user.failed_logins or user.locked_until is not None:
+            await self._attempts.clear_login_failures(user.user_id)
+        return user
