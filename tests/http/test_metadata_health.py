@@ -84,6 +84,6 @@ async def test_wrong_methods_are_405(server: Server) -> None:
 
 
 async def test_unknown_path_is_404(server: Server) -> None:
-    response = await server.http.get("/oauth/authorize")
+    response = await server.http.get("/oauth/nothing-here")
     assert response.status_code == 404
     assert response.json() == {"error": "not_found"}

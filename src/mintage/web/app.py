@@ -26,6 +26,7 @@ from ..secret_key import load_pepper
 from ..settings import Settings
 from ..storage import open_storage
 from .asgi import EngineEndpoint, HotPaths
+from .routes import page_routes
 
 log = logging.getLogger("mintage")
 
@@ -123,12 +124,8 @@ def create_app(
     """
     settings = settings or Settings()
     storage = storage if storage is not None else open_storage(settings.database_url)
-    server = AuthorizationServer(
-        server_config(settings),
-        storage,
-        pepper if pepper is not None else load_pepper(settings),
-        clock,
-    )
+    pepper = pepper if pepper is not None else load_pepper(settings)
+    server = AuthorizationServer(server_config(settings), storage, pepper, clock)
     web = MintageApp(settings, storage, server)
     limit = settings.max_body_bytes
 
@@ -147,6 +144,7 @@ def create_app(
         ),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
+        *page_routes(server, pepper, limit),
     ]
     app = Starlette(
         routes=routes,

@@ -1,0 +1,126 @@
+"""``GET/POST /oauth/authorize`` and ``POST /oauth/authorize/decision``.
+
+The authorization endpoint (RFC 6749 §3.1, §4.1.1) with its sign-in and consent steps.
+
+How the request travels through sign-in and consent: nothing is kept on the server
+between the steps.  The original parameters ride along, as the ``return_to`` path of
+the sign-in form and as hidden fields of the consent form, and **every step validates
+them again** with the engine (client, exact redirect URI, PKCE, scope).  Editing them
+therefore gains nothing that crafting a new authorization URL would not, and a worker
+that never saw the first step can serve the next.  The consent form's CSRF token is an
+HMAC over those exact parameters (and the browser's cookies), so a decision applies
+only to the request that was shown, in the browser it was shown in.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..core.endpoints.authorize import (
+    AuthorizationRequest,
+    NonRedirectableError,
+    RedirectError,
+)
+from .csrf import FIELD, canonical
+from .forms import BadForm, query_fields, read_form
+from .login_pages import LOGOUT, login_page
+from .pages import Browser, Visitor, guarded
+
+CONSENT = "consent"
+DECISION = "decision"
+#: form fields of ours that an authorization request cannot use as parameter names
+RESERVED = frozenset({FIELD, DECISION})
+
+
+def carried(params: dict[str, str]) -> dict[str, str]:
+    """The parameters the consent form carries: ours never collide with the client's."""
+    return {k: v for k, v in params.items() if k not in RESERVED}
+
+
+@guarded
+async def authorize(b: Browser, request: Request) -> Response:
+    """Validate; then sign in, ask for consent, or answer the client at once."""
+    try:
+        if request.method == "POST":
+            params = await read_form(request, b.body_limit)
+        else:
+            params = query_fields(request)
+    except BadForm as exc:  # a repeated client_id / redirect_uri: nowhere safe to go
+        return b.error(request, 400, "This sign-in link is not valid", str(exc))
+    return await _proceed(b, request, carried(params))
+
+
+async def _proceed(b: Browser, request: Request, params: dict[str, str]) -> Response:
+    try:
+        pending = await b.services.authorize.validate(params)
+    except NonRedirectableError as exc:
+        return b.request_error(request, exc)
+    except RedirectError as exc:
+        return b.see_other(exc.location)
+    visitor = await b.visitor(request)
+    if visitor.session is None or visitor.user is None:
+        return await login_page(b, request, visitor, b.authorize_url(request, params))
+    consent = b.services.consent
+    if await consent.needs_consent(visitor.user.user_id, pending.client.client_id, pending.scopes):
+        return consent_page(b, request, visitor, pending, params)
+    return b.see_other(
+        await b.services.authorize.approve(pending, visitor.user.user_id, visitor.session.auth_time)
+    )
+
+
+def consent_page(
+    b: Browser,
+    request: Request,
+    visitor: Visitor,
+    pending: AuthorizationRequest,
+    params: dict[str, str],
+) -> Response:
+    """Who asks, for what, and where the answer goes; Allow or Deny."""
+    assert visitor.user is not None
+    tokens, fresh = b.tokens(visitor, {CONSENT: canonical(params.items()), LOGOUT: b""})
+    context = {
+        "client_name": pending.client.name,
+        "username": visitor.user.username,
+        "scopes": pending.scopes,
+        "redirect_host": urlsplit(pending.redirect_uri).netloc or pending.redirect_uri,
+        "params": sorted(params.items()),
+        "csrf_token": tokens[CONSENT],
+        "logout_token": tokens[LOGOUT],
+        "return_to": b.authorize_url(request, params),
+    }
+    return b.render(
+        request,
+        "consent.html",
+        context,
+        new_csrf_cookie=fresh,
+        form_targets=(pending.redirect_uri,),
+    )
+
+
+@guarded
+async def decision(b: Browser, request: Request) -> Response:
+    """Approve (remember the consent, issue a code) or deny (``access_denied``)."""
+    form = await read_form(request, b.body_limit)
+    params = carried(form)
+    b.check_csrf(request, form, CONSENT, canonical(params.items()))
+    choice = form.get(DECISION)
+    if choice not in ("approve", "deny"):
+        return b.error(request, 400, "This request is not valid", "Choose Allow or Deny.")
+    try:
+        pending = await b.services.authorize.validate(params)
+    except NonRedirectableError as exc:
+        return b.request_error(request, exc)
+    except RedirectError as exc:
+        return b.see_other(exc.location)
+    visitor = await b.visitor(request)
+    if visitor.session is None or visitor.user is None:  # signed out meanwhile
+        return await login_page(b, request, visitor, b.authorize_url(request, params))
+    if choice == "deny":
+        return b.see_other(b.services.authorize.deny(pending))
+    user_id = visitor.user.user_id
+    await b.services.consent.remember(user_id, pending.client.client_id, pending.scopes)
+    location = await b.services.authorize.approve(pending, user_id, visitor.session.auth_time)
+    return b.see_other(location)

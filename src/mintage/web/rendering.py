@@ -1,0 +1,123 @@
+"""Server-rendered pages: templates, security headers and the one stylesheet.
+
+Every page answers with headers that keep it out of frames and stop it from loading
+or posting anything but our own stylesheet and forms (RFC 9700 §4.16 clickjacking;
+W3C CSP Level 3).  Pages with forms, or that show who is signed in, are never cached
+(``no-store``): a shared or back-button copy must not leak a user or a CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
+
+#: What a browser may do with our pages: nothing but our stylesheet and our forms.
+#: ``form-action`` also governs where a form post may be redirected in Chromium, so
+#: pages whose form ends at a client add that client's origin (see :func:`csp`).
+_CSP = (
+    "default-src 'none'; style-src 'self'; form-action 'self'{extra}; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+#: Readable descriptions of well-known scopes; any other scope is shown by its name.
+SCOPE_DESCRIPTIONS: Mapping[str, str] = {
+    "read": "Read your data",
+    "write": "Change your data",
+    "openid": "Confirm who you are",
+    "profile": "See your profile (name, picture)",
+    "email": "See your email address",
+    "offline_access": "Stay connected when you are away",
+}
+
+
+def describe_scopes(scopes: tuple[str, ...]) -> list[tuple[str, str | None]]:
+    """(scope, description) pairs; ``None`` where the scope has no known description."""
+    return [(scope, SCOPE_DESCRIPTIONS.get(scope)) for scope in scopes]
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, fit for a CSP source list."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ch in parts.netloc for ch in " ;,'\"") or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def csp(form_targets: tuple[str, ...] = ()) -> str:
+    """The Content-Security-Policy, allowing redirects after a form to ``form_targets``.
+
+    ``form_targets`` are redirect URIs registered for the client of the request being
+    shown; only their origins are added, and only to that one response.
+    """
+    origins = sorted({o for o in (origin_of(t) for t in form_targets) if o})
+    return _CSP.format(extra="".join(" " + o for o in origins))
+
+
+class Pages:
+    """Renders the templates shipped in ``mintage/web/templates``; built once."""
+
+    def __init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("mintage.web", "templates"),
+            autoescape=True,  # every value is HTML-escaped unless marked safe
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals["describe_scopes"] = describe_scopes
+        for name in ("login.html", "consent.html", "error.html", "signed_in.html"):
+            self.env.get_template(name)  # compile at start-up, fail early
+        self.stylesheet = resources.files("mintage.web").joinpath("static/style.css").read_bytes()
+
+    def render(
+        self,
+        name: str,
+        context: Mapping[str, Any],
+        status: int = 200,
+        *,
+        headers: Mapping[str, str] | None = None,
+        form_targets: tuple[str, ...] = (),
+    ) -> Response:
+        html = self.env.get_template(name).render(**context)
+        response = Response(html, status, media_type="text/html; charset=utf-8")
+        secure(response, form_targets)
+        response.headers["cache-control"] = "no-store"
+        for key, value in (headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    def error(
+        self, status: int, title: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """Our own error page (never a redirect: RFC 6749 §4.1.2.1, RFC 9700 §4.11)."""
+        context = {"title": title, "message": message, "status": status}
+        return self.render("error.html", context, status, headers=headers)
+
+    async def style(self, request: Request) -> Response:
+        response = Response(self.stylesheet, media_type="text/css; charset=utf-8")
+        secure(response)
+        response.headers["cache-control"] = "public, max-age=3600"
+        return response
+
+
+def secure(response: Response, form_targets: tuple[str, ...] = ()) -> Response:
+    """Add the security headers every page carries."""
+    response.headers["content-security-policy"] = csp(form_targets)
+    for key, value in SECURITY_HEADERS.items():
+        response.headers[key] = value
+    return response

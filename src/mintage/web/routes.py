@@ -1,0 +1,36 @@
+"""The routes of the browser pages, mounted by :func:`mintage.web.app.create_app`."""
+
+from __future__ import annotations
+
+import functools
+
+from starlette.routing import Route
+
+from ..core.server import AuthorizationServer
+from .authorize_pages import authorize, decision
+from .csrf import derive_key
+from .login_pages import login_get, login_post, logout_post
+from .pages import AUTHORIZE_PATH, LOGIN_PATH, Browser, Services
+from .rendering import Pages
+
+
+def page_routes(server: AuthorizationServer, pepper: bytes, body_limit: int) -> list[Route]:
+    """Sign-in, consent and logout pages, and their stylesheet.
+
+    The pages need every engine service (codes, sessions, consents, lock-out); with a
+    store that lacks one of them only the stylesheet is served.
+    """
+    pages = Pages()
+    routes: list[Route] = [Route("/static/style.css", pages.style, methods=["GET"])]
+    services = Services.of(server)
+    if services is None:
+        return routes
+    b = Browser(server, services, pages, derive_key(pepper), body_limit)
+    routes += [
+        Route(AUTHORIZE_PATH, functools.partial(authorize, b), methods=["GET", "POST"]),
+        Route(AUTHORIZE_PATH + "/decision", functools.partial(decision, b), methods=["POST"]),
+        Route(LOGIN_PATH, functools.partial(login_get, b), methods=["GET"]),
+        Route(LOGIN_PATH, functools.partial(login_post, b), methods=["POST"]),
+        Route("/logout", functools.partial(logout_post, b), methods=["POST"]),
+    ]
+    return routes
