@@ -7,6 +7,7 @@ import pytest
 from mintage.core.clients import register_client, rotate_secret, validate_redirect_uri
 from mintage.core.clock import FrozenClock
 from mintage.core.errors import InvalidScopeError
+from mintage.core.models import Client
 from mintage.core.server import AuthorizationServer
 from mintage.storage.memory import MemoryStorage
 
@@ -53,6 +54,16 @@ async def test_public_client_has_no_secret(
         ({"redirect_uris": ["http://example.com/cb"]}, "https"),
         ({"redirect_uris": ["https://example.com/cb#frag"]}, "fragment"),
         ({"redirect_uris": ["/relative"]}, "absolute"),
+        ({"grant_types": ["authorization_code"]}, "at least one redirect URI"),
+        (
+            {
+                "grant_types": ["authorization_code"],
+                "redirect_uris": ["https://a.example/cb"],
+                "public": True,
+                "require_pkce": False,
+            },
+            "public client always requires PKCE",
+        ),
     ],
 )
 async def test_registration_refuses_bad_input(
@@ -107,3 +118,25 @@ async def test_rotate_secret_invalidates_the_old_one(
 def test_loopback_redirect_uris_may_use_http() -> None:
     for uri in ("http://localhost:8080/cb", "http://127.0.0.1/cb", "com.example.app:/cb"):
         assert validate_redirect_uri(uri) == uri
+
+
+async def test_authorization_code_client_requires_pkce_unless_relaxed(
+    store: MemoryStorage, engine: AuthorizationServer
+) -> None:
+    async def register(**kwargs: bool) -> Client:
+        client, _ = await register_client(
+            store,
+            engine.hasher,
+            name="web",
+            grant_types=["authorization_code"],
+            scopes=[],
+            redirect_uris=["https://a.example/cb"],
+            **kwargs,
+        )
+        return client
+
+    assert (await register()).require_pkce
+    assert (await register(public=True)).require_pkce
+    relaxed = await register(require_pkce=False)
+    assert not relaxed.require_pkce
+    assert await store.get_client(relaxed.client_id) == relaxed

@@ -38,6 +38,7 @@ def client_record(client: Client) -> dict[str, Any]:
         "grant_types": list(client.grant_types),
         "scopes": list(client.scopes),
         "redirect_uris": list(client.redirect_uris),
+        "require_pkce": client.require_pkce,
         "access_token_lifetime": client.access_token_lifetime,
         "refresh_token_lifetime": client.refresh_token_lifetime,
         "created_at": client.created_at,
@@ -63,6 +64,7 @@ def describe_client(client: Client, secret: str | None = None) -> None:
         ("grant types", " ".join(client.grant_types)),
         ("scopes", " ".join(client.scopes) or "(none)"),
         ("redirect URIs", " ".join(client.redirect_uris) or "(none)"),
+        ("PKCE", "required" if client.require_pkce else "optional"),
         ("access token", _lifetime(client.access_token_lifetime)),
         ("refresh token", _lifetime(client.refresh_token_lifetime)),
     ]
@@ -82,7 +84,7 @@ def client_group() -> None:
     "grant_types",
     multiple=True,
     metavar="GRANT",
-    help="client_credentials, password or refresh_token; repeat for several.",
+    help="authorization_code, client_credentials, password or refresh_token; repeat for several.",
 )
 @click.option(
     "--scope",
@@ -93,6 +95,13 @@ def client_group() -> None:
 )
 @click.option("--redirect-uri", "redirect_uris", multiple=True, metavar="URI", help="Repeatable.")
 @click.option("--public", is_flag=True, help="A public client: no secret (RFC 6749 §2.1).")
+@click.option(
+    "--no-require-pkce",
+    "no_require_pkce",
+    is_flag=True,
+    help="Let this confidential client use authorization_code without PKCE "
+    "(not recommended; public clients always need it).",
+)
 @click.option("--access-token-lifetime", type=int, metavar="SECONDS", help="Override the server's.")
 @click.option(
     "--refresh-token-lifetime", type=int, metavar="SECONDS", help="Override the server's."
@@ -107,6 +116,7 @@ def create(
     scopes: tuple[str, ...],
     redirect_uris: tuple[str, ...],
     public: bool,
+    no_require_pkce: bool,
     access_token_lifetime: int | None,
     refresh_token_lifetime: int | None,
     as_json: bool,
@@ -125,6 +135,7 @@ def create(
                 scopes=scopes,
                 redirect_uris=redirect_uris,
                 public=public,
+                require_pkce=not no_require_pkce,
                 access_token_lifetime=access_token_lifetime,
                 refresh_token_lifetime=refresh_token_lifetime,
             )

@@ -1,16 +1,19 @@
-"""``mintage user create``: resource owners for the password grant (RFC 6749 §4.3)."""
+"""``mintage user …``: users who sign in (authorization code, RFC 6749 §4.1; password
+grant, §4.3), and the consents they gave to clients."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from ..core.clock import system_clock
+from ..core.consent import ConsentService
 from ..core.credentials import new_id
-from ..core.models import User
+from ..core.models import Consent, User
 from ..core.passwords import hash_password
-from ..core.storage import Storage
+from ..core.storage import ConsentStore, Storage, SubjectTokenStore
 from .context import (
     BadInputError,
     CommandError,
@@ -73,3 +76,76 @@ def create(ctx: click.Context, username: str, password_stdin: bool, as_json: boo
         echo_json({"user_id": user.user_id, "username": user.username})
     else:
         click.echo(f"created user {user.username} (id {user.user_id})")
+
+
+def _consents(store: Storage) -> ConsentService:
+    if not (isinstance(store, ConsentStore) and isinstance(store, SubjectTokenStore)):
+        raise CommandError("this database does not store consents")
+    return ConsentService(store, store, system_clock)
+
+
+async def _user(store: Storage, username: str) -> User:
+    user = await store.get_user_by_username(username)
+    if user is None:
+        raise CommandError(f"no user {username}")
+    return user
+
+
+def consent_record(consent: Consent) -> dict[str, Any]:
+    return {
+        "client_id": consent.client_id,
+        "scopes": list(consent.scopes),
+        "granted_at": consent.granted_at,
+    }
+
+
+@user_group.command("consents")
+@click.argument("username")
+@json_option
+@database_url_option
+@click.pass_context
+def consents(ctx: click.Context, username: str, as_json: bool) -> None:
+    """List the clients USERNAME has approved, and for which scopes."""
+
+    async def action(store: Storage) -> list[Consent]:
+        service = _consents(store)
+        return await service.list((await _user(store, username)).user_id)
+
+    found = with_store(load_settings(ctx), action)
+    if as_json:
+        echo_json([consent_record(c) for c in found])
+        return
+    if not found:
+        click.echo(f"{username} has approved no client")
+        return
+    for consent in found:
+        click.echo(f"{consent.client_id}  scopes: {' '.join(consent.scopes) or '-'}")
+
+
+@user_group.command("revoke-consent")
+@click.argument("username")
+@click.argument("client_id")
+@json_option
+@database_url_option
+@click.pass_context
+def revoke_consent(ctx: click.Context, username: str, client_id: str, as_json: bool) -> None:
+    """Withdraw USERNAME's consent to CLIENT_ID and revoke that client's tokens for them.
+
+    The user is asked to consent again the next time the client sends them to sign in.
+    """
+
+    async def action(store: Storage) -> int:
+        service = _consents(store)
+        user = await _user(store, username)
+        had_consent = await service.get(user.user_id, client_id) is not None
+        revoked = await service.revoke(user.user_id, client_id)
+        if not had_consent and not revoked:
+            raise CommandError(f"{username} has no consent or token for client {client_id}")
+        return revoked
+
+    revoked = with_store(load_settings(ctx), action)
+    if as_json:
+        echo_json({"username": username, "client_id": client_id, "revoked_tokens": revoked})
+    else:
+        plural = "" if revoked == 1 else "s"
+        click.echo(f"withdrew {username}'s consent to {client_id}; revoked {revoked} token{plural}")

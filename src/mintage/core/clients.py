@@ -57,7 +57,7 @@ async def register_client(
 
     The secret is generated here and only its keyed digest is stored: show it once.
     ``require_pkce=False`` lets a confidential client use the authorization code without
-    PKCE; public clients always need it (RFC 9700 §2.1.1, OAuth 2.1 §7.5.1).
+    PKCE; public clients always need it (RFC 9700 §2.1.1).
     """
     if not name.strip():
         raise ValueError("a client needs a name")

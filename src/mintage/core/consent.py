@@ -1,9 +1,10 @@
 """Remembered consent: which scopes a user approved for a client.
 
-RFC 6749 §4.1.1 leaves the consent decision to the server; RFC 9700 §4.14 and OAuth
-2.1 §7.9 expect users to be able to withdraw it.  A user is asked again whenever a
-client asks for a scope beyond what was approved; withdrawing consent also revokes
-every token that client holds for the user, so it takes effect at once.
+RFC 6749 §4.1.1: the server obtains an authorization decision "by asking the resource
+owner or by establishing approval via other means"; a remembered consent is such a
+means.  The user is asked again whenever a client asks for a scope beyond what was
+approved.  Withdrawing consent also revokes every token that client holds for the
+user, so it takes effect at once rather than when the tokens expire.
 """
 
 from __future__ import annotations

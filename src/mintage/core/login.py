@@ -1,7 +1,7 @@
 """Signing users in: Argon2id verification and lock-out with backoff.
 
-RFC 9700 §4.11 and OAuth 2.1 §7.5 ask the sign-in page to resist password guessing.
-After :data:`LOCK_THRESHOLD` consecutive failures the user is locked for
+RFC 6749 §10.10: the server "MUST prevent attackers from guessing ... resource owner
+passwords".  After :data:`LOCK_THRESHOLD` consecutive failures the user is locked for
 :data:`LOCK_BASE` seconds, doubling with every further failure up to :data:`LOCK_CAP`.
 While locked, no password is checked at all, so guessing gains nothing.
 
@@ -11,6 +11,8 @@ timing says which usernames exist.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from . import passwords
 from .clock import Clock
@@ -74,4 +76,5 @@ class LoginService:
             raise LoginFailed
         if user.failed_logins or user.locked_until is not None:
             await self._attempts.clear_login_failures(user.user_id)
+            user = dataclasses.replace(user, failed_logins=0, locked_until=None)
         return user

@@ -73,7 +73,7 @@ class User:
     password_hash: str
     created_at: int = 0
     claims: dict[str, str] = field(default_factory=dict)
-    #: consecutive failed sign-ins, and the lock-out they caused (RFC 9700 §4.11)
+    #: consecutive failed sign-ins, and the lock-out they caused (RFC 6749 §10.10)
     failed_logins: int = 0
     locked_until: int | None = None
 

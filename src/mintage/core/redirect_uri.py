@@ -16,6 +16,8 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
 
 def _loopback_parts(uri: str) -> SplitResult | None:
     """The parts of a ``http`` loopback-IP URI, or ``None`` for anything else."""
+    if "#" in uri:  # RFC 6749 §3.1.2: "MUST NOT include a fragment component", even empty
+        return None
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -49,13 +51,11 @@ def redirect_uri_matches(requested: str, registered: str) -> bool:
 def match_redirect_uri(requested: str | None, registered: tuple[str, ...]) -> str | None:
     """The redirect URI to use, or ``None`` when the request's is missing or unknown.
 
-    OAuth 2.1 §2.3.2: ``redirect_uri`` may be omitted only when the client registered
-    exactly one.
+    RFC 6749 §3.1.2.3 and OAuth 2.1: ``redirect_uri`` may be omitted only when the client
+    registered exactly one.
     """
     if requested is None:
         return registered[0] if len(registered) == 1 else None
-    if "#" in requested:  # §3.1.2: "MUST NOT include a fragment component", even empty
-        return None
     if any(redirect_uri_matches(requested, uri) for uri in registered):
         return requested
     return None

@@ -137,7 +137,7 @@ class SessionStore(Protocol):
 
 @runtime_checkable
 class LoginAttemptStore(Protocol):
-    """Failed sign-in bookkeeping for lock-out (RFC 9700 §4.11: brute force)."""
+    """Failed sign-in bookkeeping for lock-out (RFC 6749 §10.10: password guessing)."""
 
     async def note_login_failure(self, user_id: str) -> int:
         """Atomically add one to the user's failed sign-ins; returns the new count."""

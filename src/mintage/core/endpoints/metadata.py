@@ -21,7 +21,7 @@ def metadata_document(
 
     The authorization endpoint is listed when the ``authorization_code`` grant is
     enabled: ``code`` is its only response type (OAuth 2.1 §4.1), with PKCE methods
-    (RFC 7636 §6.2 registers ``code_challenge_methods_supported``) and ``iss`` in every
+    (``code_challenge_methods_supported``, RFC 8414 §2) and ``iss`` in every
     authorization response (RFC 9207 §3).
     """
     methods = list(auth_methods)
