@@ -27,10 +27,9 @@ def _check_redirect_uri(code: AuthorizationCode, client: Client, given: str | No
     if code.redirect_uri:
         if given != code.redirect_uri:
             raise InvalidGrantError("redirect_uri does not match the authorization request")
-    elif given is not None and (
-        client.redirect_uris[:1] != (given,) or len(client.redirect_uris) != 1
-    ):
-        # The request omitted it, so the client's only registered URI was used.
+    elif given is not None and client.redirect_uris != (given,):
+        # The request omitted it, so the client's only registered URI was used; a
+        # token request may still name that one, and only that one.
         raise InvalidGrantError("redirect_uri does not match the authorization request")
 
 
