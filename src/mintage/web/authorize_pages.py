@@ -85,7 +85,8 @@ def consent_page(
         "client_name": pending.client.name,
         "username": visitor.user.username,
         "scopes": pending.scopes,
-        "redirect_host": urlsplit(pending.redirect_uri).netloc or pending.redirect_uri,
+        # the host people recognise; ports and paths mean little to them
+        "redirect_host": urlsplit(pending.redirect_uri).hostname or pending.redirect_uri,
         "params": sorted(params.items()),
         "csrf_token": tokens[CONSENT],
         "logout_token": tokens[LOGOUT],
