@@ -13,7 +13,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
+from mintage.core.errors import StorageUnavailableError
+from mintage.core.models import User
 from mintage.core.pkce import s256
+from mintage.storage.memory import MemoryStorage
 from mintage.web.forms import local_path
 from oauth_testkit import PASSWORD, MakeServer, Registered, Server
 
@@ -161,6 +164,8 @@ async def test_full_flow_with_consent_then_remembered(server: Server) -> None:
     assert consent.status_code == 200
     assert_page_headers(consent)
     assert consent.headers["cache-control"] == "no-store"
+    # Chromium applies form-action to the redirect after Allow/Deny
+    assert "form-action 'self' https://app.example;" in consent.headers["content-security-policy"]
     assert "Read your data" in consent.text and "Change your data" in consent.text
     assert "<code>custom:thing</code>" in consent.text  # unknown scope: by name
     assert "app.example" in consent.text
@@ -437,3 +442,31 @@ async def test_mounted_under_a_prefix(server: Server) -> None:
         page = await http.get("/auth/login")
     assert 'href="/auth/static/style.css"' in page.text
     assert 'action="/auth/login"' in page.text
+
+
+class BrokenUsers(MemoryStorage):
+    """A store whose user look-ups fail with ``failure``."""
+
+    failure: Exception = StorageUnavailableError("db.internal:5432 password=hunter2")
+
+    async def get_user_by_username(self, username: str) -> User | None:
+        raise self.failure
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [(StorageUnavailableError("db.internal:5432 password=hunter2"), 503), (KeyError("x"), 500)],
+)
+async def test_store_failures_are_pages_without_detail(
+    make_server: MakeServer, failure: Exception, status: int
+) -> None:
+    store = BrokenUsers()
+    store.failure = failure
+    server = await make_server(storage=store)
+    response = await sign_in(server)
+    assert response.status_code == status
+    assert_page_headers(response)
+    assert "hunter2" not in response.text and "KeyError" not in response.text
+    if status == 503:
+        assert response.headers["retry-after"].isdigit()
+    assert not store.sessions

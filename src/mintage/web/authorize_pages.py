@@ -62,7 +62,8 @@ async def _proceed(b: Browser, request: Request, params: dict[str, str]) -> Resp
         return b.see_other(exc.location)
     visitor = await b.visitor(request)
     if visitor.session is None or visitor.user is None:
-        return await login_page(b, request, visitor, b.authorize_url(request, params))
+        return_to = b.authorize_url(request, params)
+        return await login_page(b, request, visitor, return_to, pending=pending)
     consent = b.services.consent
     if await consent.needs_consent(visitor.user.user_id, pending.client.client_id, pending.scopes):
         return consent_page(b, request, visitor, pending, params)
@@ -118,7 +119,8 @@ async def decision(b: Browser, request: Request) -> Response:
         return b.see_other(exc.location)
     visitor = await b.visitor(request)
     if visitor.session is None or visitor.user is None:  # signed out meanwhile
-        return await login_page(b, request, visitor, b.authorize_url(request, params))
+        return_to = b.authorize_url(request, params)
+        return await login_page(b, request, visitor, return_to, pending=pending)
     if choice == "deny":
         return b.see_other(b.services.authorize.deny(pending))
     user_id = visitor.user.user_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.endpoints.authorize import AuthorizationRequest
 from ..core.login import LoginFailed, LoginLocked
 from .forms import local_path, read_form
 from .pages import LOGIN_PATH, Browser, Visitor, guarded
@@ -37,9 +38,15 @@ async def login_page(
     error: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
+    pending: AuthorizationRequest | None = None,
 ) -> Response:
-    """The sign-in form; it names the client when it continues an authorization."""
-    pending = await b.request_of(request, return_to) if return_to else None
+    """The sign-in form; it names the client when it continues an authorization.
+
+    ``pending`` is that authorization when the caller has validated it already;
+    otherwise it is recovered from ``return_to``.
+    """
+    if pending is None and return_to:
+        pending = await b.request_of(request, return_to)
     tokens, fresh = b.tokens(visitor, {LOGIN: b""})
     context = {
         "csrf_token": tokens[LOGIN],
