@@ -22,6 +22,7 @@ import asyncpg.exceptions as pg_errors
 
 from ...core.errors import StorageUnavailableError
 from ...core.models import Client, Token, User
+from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .queries import POSTGRES as Q
 from .rows import (
@@ -87,6 +88,8 @@ class PostgresStorage:
     parameters such as ``sslmode`` pass through).  ``schema`` puts tables and migrations
     into that schema via ``search_path`` on every connection (tests use one per test).
     ``connect_timeout`` bounds how long a call waits for a new connection.
+    ``get_client`` is served from a cache for up to ``client_cache_ttl`` seconds
+    (:mod:`.client_cache`): changes made by other processes take effect within that time.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class PostgresStorage:
         max_size: int = 10,
         schema: str | None = None,
         connect_timeout: float = 5.0,
+        client_cache_ttl: float = 1.0,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.schema = schema
@@ -104,6 +108,7 @@ class PostgresStorage:
         self.max_size = max_size
         self.connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
+        self._clients = ClientCache(client_cache_ttl)
 
     # lifecycle
     async def open(self) -> None:
@@ -122,6 +127,7 @@ class PostgresStorage:
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
+        self._clients.clear()
         if pool is not None:
             await pool.close()
 
@@ -155,17 +161,33 @@ class PostgresStorage:
 
     # clients
     async def get_client(self, client_id: str) -> Client | None:
+        client = self._clients.get(client_id)
+        if client is not None:
+            return client
+        # A save or delete that commits while this read is in flight bumps the
+        # generation, so the possibly older row read here is not kept.
+        generation = self._clients.generation
         row = await self._fetchrow(Q.get_client, client_id)
-        return None if row is None else client_from_row(row)
+        if row is None:
+            return None  # unknown ids are not cached (see .client_cache)
+        client = client_from_row(row)
+        self._clients.put(client, generation)
+        return client
 
     async def save_client(self, client: Client) -> None:
-        await self._execute(Q.save_client, *client_params(client))
+        try:
+            await self._execute(Q.save_client, *client_params(client))
+        finally:
+            self._clients.invalidate(client.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
-        with _UNAVAILABLE:
-            async with self._p().acquire() as conn, conn.transaction():
-                await conn.execute(Q.delete_client_tokens, client_id)
-                deleted = _count(await conn.execute(Q.delete_client, client_id))
+        try:
+            with _UNAVAILABLE:
+                async with self._p().acquire() as conn, conn.transaction():
+                    await conn.execute(Q.delete_client_tokens, client_id)
+                    deleted = _count(await conn.execute(Q.delete_client, client_id))
+        finally:
+            self._clients.invalidate(client_id)
         return deleted > 0
 
     async def list_clients(self) -> list[Client]:

@@ -78,6 +78,7 @@ from typing import Any
 from ...core.errors import StorageUnavailableError
 from ...core.models import Client, Token, User
 from .checkpointer import Checkpointer
+from .client_cache import ClientCache
 from .migrate import sqlite_path, upgrade_schema
 from .queries import SQLITE as Q
 from .rows import (
@@ -199,6 +200,8 @@ class SQLiteStorage:
     ``lock_timeout`` is how long a write waits for another connection's write lock
     before raising ``StorageUnavailableError``.  ``checkpoint_interval`` and
     ``wal_truncate_above`` tune the background checkpoints (:mod:`.checkpointer`).
+    ``get_client`` is served from a cache for up to ``client_cache_ttl`` seconds
+    (:mod:`.client_cache`): changes made by other processes take effect within that time.
     """
 
     def __init__(
@@ -208,6 +211,7 @@ class SQLiteStorage:
         lock_timeout: float = 5.0,
         checkpoint_interval: float = 1.0,
         wal_truncate_above: int = 64 * 1024 * 1024,
+        client_cache_ttl: float = 1.0,
     ) -> None:
         self.database_url = database_url
         self.path = sqlite_path(database_url)
@@ -217,6 +221,7 @@ class SQLiteStorage:
         self._db: sqlite3.Connection | None = None
         self._batch: _Batch | None = None
         self._checkpointer: Checkpointer | None = None
+        self._clients = ClientCache(client_cache_ttl)
 
     # lifecycle
     async def open(self) -> None:
@@ -252,6 +257,7 @@ class SQLiteStorage:
                     break
                 await asyncio.sleep(batch.pause)
         self._db = None
+        self._clients.clear()
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
@@ -425,16 +431,30 @@ class SQLiteStorage:
 
     # clients
     async def get_client(self, client_id: str) -> Client | None:
+        client = self._clients.get(client_id)
+        if client is not None:
+            return client
+        generation = self._clients.generation
         row = self._read_one(Q.get_client, (client_id,))
-        return None if row is None else client_from_row(row)
+        if row is None:
+            return None  # unknown ids are not cached (see .client_cache)
+        client = client_from_row(row)
+        self._clients.put(client, generation)
+        return client
 
     async def save_client(self, client: Client) -> None:
-        await self._write(Q.save_client, client_params(client))
+        try:
+            await self._write(Q.save_client, client_params(client))
+        finally:
+            self._clients.invalidate(client.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
-        _, deleted = await self._write_together(
-            (Q.delete_client_tokens, (client_id,)), (Q.delete_client, (client_id,))
-        )
+        try:
+            _, deleted = await self._write_together(
+                (Q.delete_client_tokens, (client_id,)), (Q.delete_client, (client_id,))
+            )
+        finally:
+            self._clients.invalidate(client_id)
         return deleted > 0
 
     async def list_clients(self) -> list[Client]:

@@ -1,0 +1,131 @@
+"""get_client's cache in the SQL stores (mintage.storage.sql.client_cache): changes made
+in-process take effect at once, changes made elsewhere within the TTL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from storage_records import client
+
+from mintage.core.storage import Storage
+from mintage.storage.sql.client_cache import ClientCache
+from mintage.storage.sql.postgres import PostgresStorage
+from mintage.storage.sql.sqlite import SQLiteStorage
+
+TTL = 0.05  # tiny, so the tests need no long sleeps
+
+
+def with_ttl(store: Storage, ttl: float) -> Storage:
+    """A store on the same database as ``store`` (another connection or pool)."""
+    if isinstance(store, SQLiteStorage):
+        return SQLiteStorage(store.database_url, client_cache_ttl=ttl)
+    assert isinstance(store, PostgresStorage)
+    return PostgresStorage(store.dsn, schema=store.schema, client_cache_ttl=ttl)
+
+
+def cache_of(store: Storage) -> ClientCache:
+    assert isinstance(store, SQLiteStorage | PostgresStorage)
+    return store._clients
+
+
+# the cache itself -----------------------------------------------------------------------
+
+
+def test_a_hit_until_the_ttl_passes() -> None:
+    cache = ClientCache(ttl=TTL)
+    cache.put(client(), cache.generation)
+    assert cache.get("client-1") == client()
+    time.sleep(TTL * 1.5)
+    assert cache.get("client-1") is None
+    assert len(cache) == 0  # the expired entry is gone
+
+
+def test_size_is_bounded_and_the_oldest_read_goes() -> None:
+    cache = ClientCache(ttl=60, max_size=3)
+    for i in range(5):
+        cache.put(client(f"c{i}"), cache.generation)
+    assert len(cache) == 3
+    assert [cache.get(f"c{i}") is not None for i in range(5)] == [False, False, True, True, True]
+
+
+def test_a_read_older_than_an_invalidation_is_not_stored() -> None:
+    cache = ClientCache(ttl=60)
+    generation = cache.generation  # a read starts…
+    cache.invalidate("client-1")  # …a write commits meanwhile…
+    cache.put(client(), generation)  # …the read ends with a possibly older row
+    assert cache.get("client-1") is None
+    cache.put(client(), cache.generation)
+    assert cache.get("client-1") == client()
+
+
+def test_ttl_zero_turns_caching_off() -> None:
+    cache = ClientCache(ttl=0)
+    cache.put(client(), cache.generation)
+    assert cache.get("client-1") is None and len(cache) == 0
+
+
+# both SQL stores ------------------------------------------------------------------------
+
+
+async def test_in_process_changes_take_effect_at_once(sql_store: Storage) -> None:
+    await sql_store.save_client(client())
+    assert await sql_store.get_client("client-1") == client()  # now cached
+    rotated = client(secret_digest="sha256$" + "cd" * 32)
+    await sql_store.save_client(rotated)
+    assert await sql_store.get_client("client-1") == rotated
+    assert await sql_store.delete_client("client-1") is True
+    assert await sql_store.get_client("client-1") is None
+
+
+async def test_changes_by_another_process_take_effect_within_the_ttl(
+    sql_backend: Storage,
+) -> None:
+    ttl = 0.2
+    server, cli = with_ttl(sql_backend, ttl), with_ttl(sql_backend, ttl)
+    await server.open()
+    await cli.open()
+    try:
+        await cli.save_client(client())
+        read_at = time.monotonic()
+        assert await server.get_client("client-1") == client()
+        rotated = client(secret_digest="sha256$" + "cd" * 32)
+        await cli.save_client(rotated)  # e.g. `mintage client rotate-secret`
+        seen = await server.get_client("client-1")
+        if time.monotonic() - read_at < ttl:  # (a very slow machine may be past it)
+            assert seen == client()  # served from the cache
+        await asyncio.sleep(ttl * 1.25)
+        assert await server.get_client("client-1") == rotated
+        await cli.delete_client("client-1")
+        await asyncio.sleep(ttl * 1.25)
+        assert await server.get_client("client-1") is None
+    finally:
+        await cli.close()
+        await server.close()
+
+
+async def test_unknown_ids_are_not_cached(sql_backend: Storage) -> None:
+    server, other = with_ttl(sql_backend, 60), with_ttl(sql_backend, 60)
+    await server.open()
+    await other.open()
+    try:
+        for i in range(1000):
+            assert await server.get_client(f"made-up-{i}") is None
+        assert len(cache_of(server)) == 0  # a flood of unknown ids costs no memory
+        assert await server.get_client("client-1") is None
+        await other.save_client(client())
+        assert await server.get_client("client-1") == client()  # visible at once
+    finally:
+        await other.close()
+        await server.close()
+
+
+async def test_closing_forgets_the_cache(sql_store: Storage) -> None:
+    await sql_store.save_client(client())
+    await sql_store.get_client("client-1")
+    assert len(cache_of(sql_store)) == 1
+    await sql_store.close()
+    assert len(cache_of(sql_store)) == 0
+    with pytest.raises(RuntimeError, match="not open"):
+        await sql_store.get_client("client-1")
