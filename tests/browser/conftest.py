@@ -5,16 +5,20 @@ downloaded (``playwright install`` is never run).  Without that binary the tests
 with the reason, unless ``MINTAGE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes the
 absence a failure.
 
-Mintage runs in this process under uvicorn, in a background thread on a free port, on
-an in-memory store that the fixtures fill with users and the example app's client;
-``examples/webapp.py`` runs as a real process on another port.
+Mintage runs as a real ``mintage serve`` process on SQLite, with its users and the
+example app's client made by the ``mintage`` command, as the README shows.  While the
+SQL stores lack the sign-in tables, it runs instead in this process under uvicorn (a
+background thread) on an in-memory store the fixture fills.  ``examples/webapp.py``
+runs as a real process on another port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -32,8 +36,7 @@ import uvicorn
 from mintage import MemoryStorage, Settings, create_app
 from mintage.core.clients import register_client
 from mintage.core.credentials import SecretHasher
-from mintage.core.models import User
-from oauth_testkit import PEPPER, add_user
+from oauth_testkit import PASSWORD, PEPPER, add_user
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -99,9 +102,79 @@ class Deployment:
 
     mintage_url: str
     webapp_url: str
-    storage: MemoryStorage
-    users: dict[str, User]
+    #: user id by username
+    users: dict[str, str]
     client_id: str
+
+
+def sqlite_serves_pages() -> bool:
+    """Does the SQLite store implement everything the sign-in pages need?"""
+    from mintage.storage.sql.sqlite import SQLiteStorage
+
+    needed = ("save_code", "save_session", "save_consent", "note_login_failure")
+    needed += ("revoke_for_subject",)
+    return all(hasattr(SQLiteStorage, name) for name in needed)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINTAGE_")}
+    env.update(extra)
+    return env
+
+
+def mintage_command(*args: str, env: dict[str, str], stdin: str | None = None) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "mintage.cli.main", *args, "--json"],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+class ServeProcess:
+    """``mintage serve`` on SQLite, its users and client made by the CLI."""
+
+    def __init__(self, workdir: Path, port: int, redirect_uri: str) -> None:
+        self.env = clean_env(
+            MINTAGE_DATABASE_URL=f"sqlite:///{workdir / 'mintage.db'}",
+            MINTAGE_CREATE_DEMO_CLIENT="false",
+        )
+        self.users = {
+            name: mintage_command(
+                "user", "create", name, "--password-stdin", env=self.env, stdin=PASSWORD + "\n"
+            )["user_id"]
+            for name in USERS
+        }
+        client = mintage_command(
+            "client", "create", "--name", "Example web app",
+            "--grant-type", "authorization_code", "--grant-type", "refresh_token",
+            "--scope", "read write", "--redirect-uri", redirect_uri,
+            env=self.env,
+        )  # fmt: skip
+        self.client_id, self.secret = client["client_id"], client["client_secret"]
+        self.log = workdir / "mintage.out"
+        with self.log.open("wb") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "mintage.cli.main", "serve", "--port", str(port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def start(self, health_url: str) -> None:
+        try:
+            wait_healthy(health_url, lambda: self.popen.poll() is None)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.log.read_text()}") from None
+
+    def stop(self) -> None:
+        self.popen.send_signal(signal.SIGINT)
+        self.popen.wait(timeout=20)
 
 
 class ThreadedServer:
@@ -123,8 +196,8 @@ class ThreadedServer:
         self.thread.join(timeout=10)
 
 
-async def _fill(storage: MemoryStorage, redirect_uri: str) -> tuple[dict[str, User], str, str]:
-    users = {name: await add_user(storage, name) for name in USERS}
+async def _fill(storage: MemoryStorage, redirect_uri: str) -> tuple[dict[str, str], str, str]:
+    users = {name: (await add_user(storage, name)).user_id for name in USERS}
     client, secret = await register_client(
         storage,
         SecretHasher(PEPPER),
@@ -143,36 +216,43 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     mintage_port, webapp_port = free_port(), free_port()
     mintage_url = f"http://127.0.0.1:{mintage_port}"
     webapp_url = f"http://127.0.0.1:{webapp_port}"
-    storage = MemoryStorage()
-    users, client_id, secret = asyncio.run(_fill(storage, f"{webapp_url}/callback"))
-    settings = Settings(database_url="memory://", port=mintage_port, purge_interval=0)
-    mintage = ThreadedServer(create_app(settings, storage=storage, pepper=PEPPER), mintage_port)
-    mintage.start(f"{mintage_url}/healthz")
-    logs = tmp_path_factory.mktemp("webapp")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MINTAGE_")}
-    env.update(
+    workdir = tmp_path_factory.mktemp("deployment")
+    mintage: ServeProcess | ThreadedServer
+    if sqlite_serves_pages():
+        mintage = ServeProcess(workdir, mintage_port, f"{webapp_url}/callback")
+        users, client_id, secret = mintage.users, mintage.client_id, mintage.secret
+    else:
+        storage = MemoryStorage()
+        users, client_id, secret = asyncio.run(_fill(storage, f"{webapp_url}/callback"))
+        settings = Settings(database_url="memory://", port=mintage_port, purge_interval=0)
+        mintage = ThreadedServer(create_app(settings, storage=storage, pepper=PEPPER), mintage_port)
+    log = workdir / "webapp.out"
+    env = clean_env(
         MINTAGE_URL=mintage_url,
         CLIENT_ID=client_id,
         CLIENT_SECRET=secret,
         PORT=str(webapp_port),
         SCOPE="read write",
     )
-    with (logs / "webapp.out").open("wb") as out:
-        webapp = subprocess.Popen(
-            [sys.executable, str(ROOT / "examples" / "webapp.py")],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    webapp: subprocess.Popen[bytes] | None = None
     try:
+        mintage.start(f"{mintage_url}/healthz")
+        with log.open("wb") as out:
+            webapp = subprocess.Popen(
+                [sys.executable, str(ROOT / "examples" / "webapp.py")],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            wait_healthy(f"{webapp_url}/", lambda: webapp.poll() is None)
+            wait_healthy(f"{webapp_url}/", lambda: webapp is not None and webapp.poll() is None)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{(logs / 'webapp.out').read_text()}") from None
-        yield Deployment(mintage_url, webapp_url, storage, users, client_id)
+            raise AssertionError(f"{exc}\n{log.read_text()}") from None
+        yield Deployment(mintage_url, webapp_url, users, client_id)
     finally:
-        webapp.terminate()
-        webapp.wait(timeout=10)
+        if webapp is not None:
+            webapp.terminate()
+            webapp.wait(timeout=10)
         mintage.stop()
 
 
