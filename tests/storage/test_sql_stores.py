@@ -236,3 +236,22 @@ async def test_postgres_unreachable_at_open(postgres_url: str) -> None:
     with pytest.raises(StorageUnavailableError):
         await store.open()
     assert await store.ping() is False
+
+
+async def test_postgres_pool_sends_no_reset_query(postgres_url: str, pg_schema: str) -> None:
+    """One round trip per call: releasing a connection sends nothing (no RESET ALL)."""
+    store = PostgresStorage(postgres_url, schema=pg_schema, min_size=1, max_size=1)
+    await store.open()
+    sent: list[str] = []
+    try:
+        async with store._p().acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query))
+        await store.save_token(token())
+        assert await store.get_token("digest-1") == token()
+        await store.save_client(client())
+        assert await store.delete_client("client-1") is True  # one statement, too
+        assert await store.get_token("digest-1") is None
+        assert len(sent) == 5, sent
+        assert not any("RESET" in q or "UNLISTEN" in q for q in sent)
+    finally:
+        await store.close()
