@@ -1,4 +1,4 @@
-"""The browser cookies of the sign-in pages: names and flags (RFC 6265bis, RFC 9700 §4.4).
+"""The browser cookies of the sign-in pages: names and flags (RFC 6265bis §4.1.3).
 
 Both cookies are ``HttpOnly`` (no script can read them), ``SameSite=Lax`` (not sent on
 cross-site POSTs, a first CSRF barrier), ``Path=/``, and ``Secure`` when the issuer is

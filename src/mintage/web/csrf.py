@@ -1,4 +1,8 @@
-"""CSRF protection for the login, consent and logout forms (RFC 9700 §4.4.1.8, DESIGN §4).
+"""CSRF protection for the login, consent and logout forms (RFC 6749 §10.12, DESIGN §4).
+
+RFC 6749 §10.12: the authorization server "MUST implement CSRF protection for its
+authorization endpoint" so that no one obtains authorization without the user's
+explicit consent; a forged sign-in (login CSRF) or sign-out is refused too.
 
 A signed double-submit token, as OWASP's CSRF cheat sheet describes it:
 

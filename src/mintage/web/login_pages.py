@@ -1,10 +1,10 @@
 """``GET/POST /login`` and ``POST /logout``: signing users in and out.
 
-RFC 9700 §4.11 and OAuth 2.1 §7.5 ask the sign-in page to resist guessing: the engine
+RFC 6749 §10.10 asks the server to stop the guessing of passwords: the engine
 locks a user out after repeated failures (shown here as 429 with ``Retry-After``), and
 an unknown user and a wrong password get the same words and status (401), so the page
 does not tell which usernames exist.  A new session cookie is issued on every sign-in
-and the old session ended (session fixation, RFC 9700 §4.4.1.8 / OWASP).
+and the old session ended (session fixation, OWASP Session Management).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Server-rendered pages: templates, security headers and the one stylesheet.
 
-Every page answers with headers that keep it out of frames and stop it from loading
-or posting anything but our own stylesheet and forms (RFC 9700 §4.16 clickjacking;
-W3C CSP Level 3).  Pages with forms, or that show who is signed in, are never cached
-(``no-store``): a shared or back-button copy must not leak a user or a CSRF token.
+Every page answers with headers that keep it out of frames (RFC 6749 §10.13 and
+RFC 9700 §4.16: clickjacking) and stop it from loading or posting anything but our own
+stylesheet and forms (W3C CSP Level 3).  ``Referrer-Policy: no-referrer`` keeps the
+authorization request's URL out of other sites' logs (RFC 9700 §4.2).  Pages with
+forms, or that show who is signed in, are never cached (``no-store``): a shared or
+back-button copy must not leak a user or a CSRF token.
 """
 
 from __future__ import annotations
