@@ -186,7 +186,8 @@ class Browser:
             request,
             exc.status_code if exc.status_code < 500 else 400,
             "This sign-in link is not valid",
-            exc.description or exc.error,
+            "The application that sent you here made a request that cannot be accepted: "
+            f"{exc.description or exc.error}.",
         )
 
     @staticmethod
