@@ -61,6 +61,17 @@ class Services:
             return None
         return cls(server.authorize, server.login, server.sessions, server.consent, server.storage)
 
+    @staticmethod
+    def missing(server: AuthorizationServer) -> list[str]:
+        """What the store lacks for the pages, in words for a log line."""
+        parts = {
+            "authorization codes": server.authorize,
+            "sign-in lock-out": server.login,
+            "sessions": server.sessions,
+            "consents": server.consent,
+        }
+        return [name for name, part in parts.items() if part is None]
+
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
