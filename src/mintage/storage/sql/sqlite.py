@@ -52,15 +52,19 @@ Durability (``journal_mode=WAL``, ``synchronous=NORMAL``), exactly:
   resumes, so the data is in the operating system's page cache, which reaches the disk
   whatever happens to the process; the next open replays the WAL.
 - **crash of the operating system, or power loss**: the file stays consistent, but the
-  transactions committed since the WAL was last synced may be rolled back.  The WAL is
-  fsynced at the start of each checkpoint, which the background checkpointer runs every
-  ``checkpoint_interval`` (1 s): so about the last second or two of writes (tokens
-  already sent to clients, consumed codes and refresh tokens that become usable again)
-  can be lost.  Use PostgreSQL (``synchronous_commit=on``) where that matters.
+  transactions committed since the WAL was last synced may be rolled back (all of them
+  after the first one missing: the WAL's checksums make recovery stop there).  The WAL
+  is fsynced at each checkpoint, which the background checkpointer runs every
+  ``checkpoint_interval`` (0.25 s) when there is something to copy: so the writes of
+  roughly the last quarter of a second, plus the time a checkpoint takes, can be lost
+  (tokens already sent to clients, which then fail as unknown; revocations; codes and
+  refresh tokens consumed, which become usable once more until they expire).  Use PostgreSQL
+  (``synchronous_commit=on``) where that window matters.
 
 Checkpoints never run on the event loop: ``wal_autocheckpoint=0`` on the serving
 connection, and a daemon thread with its own connection checkpoints the WAL
-(:mod:`.checkpointer`); ``close()`` stops and joins it.
+(:mod:`.checkpointer`); ``close()`` stops and joins it (closing the last connection
+then checkpoints once more, at shutdown).
 
 Several worker processes may share one file: SQLite's locks serialise their batches.
 """
@@ -209,7 +213,7 @@ class SQLiteStorage:
         database_url: str,
         *,
         lock_timeout: float = 5.0,
-        checkpoint_interval: float = 1.0,
+        checkpoint_interval: float = 0.25,
         wal_truncate_above: int = 64 * 1024 * 1024,
         client_cache_ttl: float = 1.0,
     ) -> None:
