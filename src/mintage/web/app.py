@@ -106,6 +106,8 @@ def server_config(settings: Settings) -> ServerConfig:
         allow_query_access_token=settings.allow_query_access_token,
         revocation_allow_bare_token=settings.revocation_allow_bare_token,
         resource_scopes=settings.resource_scopes,
+        allow_plain_pkce=settings.allow_plain_pkce,
+        session_lifetime=settings.session_lifetime,
     )
 
 
