@@ -87,7 +87,11 @@ class Settings(BaseSettings):
         16 * 1024, ge=1024, description="Largest accepted request body; larger answers 413."
     )
     purge_interval: int = Field(
-        300, ge=0, description="Seconds between background purges of expired tokens (0: off)."
+        300,
+        ge=0,
+        description=(
+            "Seconds between background purges of expired tokens, codes and sessions (0: off)."
+        ),
     )
     purge_batch_size: int = Field(
         1000, ge=1, description="Rows deleted per purge statement (small batches keep locks short)."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mintage.core.models import Client, Token, TokenKind, User
+from mintage.core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
 
 NOW = 1_750_000_000
 
@@ -46,4 +46,34 @@ def user(user_id: str = "user-1", **changes: object) -> User:
         created_at=NOW - 1000,
         claims={"name": "Ålice Ünicode 😀", "email": "alice@example.com"},
     )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def code(digest: str = "code-1", **changes: object) -> AuthorizationCode:
+    base = AuthorizationCode(
+        digest=digest,
+        client_id="client-1",
+        redirect_uri="https://app.example/cb?x=1&y=%20",
+        scope="openid profile",
+        subject="user-1",
+        issued_at=NOW - 5,
+        expires_at=NOW + 60,
+        family_id="family-1",
+        auth_time=NOW - 30,
+        code_challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        code_challenge_method="S256",
+        nonce="n-0S6_WzA2Mj ünï",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def consent(user_id: str = "user-1", client_id: str = "client-1", **changes: object) -> Consent:
+    base = Consent(
+        user_id=user_id, client_id=client_id, scopes=("openid", "api:read"), granted_at=NOW
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def session(digest: str = "session-1", **changes: object) -> Session:
+    base = Session(digest=digest, user_id="user-1", auth_time=NOW - 60, expires_at=NOW + 3600)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]

@@ -17,11 +17,23 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from mintage.core.models import Client, User
+from mintage.core.storage import Storage
 from mintage.storage.sql.migrate import sqlite_path, upgrade_schema, upgrade_schema_async
+from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.schema import metadata
+from mintage.storage.sql.sqlite import SQLiteStorage
 
-HEAD = "0001"
-TABLES = {"alembic_version", "clients", "tokens", "users"}
+HEAD = "0002"
+TABLES = {
+    "alembic_version",
+    "authorization_codes",
+    "clients",
+    "consents",
+    "sessions",
+    "tokens",
+    "users",
+}
 
 # Each child waits until a common start time, so their upgrades really overlap.
 _CHILD = """
@@ -148,3 +160,85 @@ def test_postgres_url_forms() -> None:
     assert asyncpg_dsn("postgres://u@h/db") == "postgresql://u@h/db"
     with pytest.raises(ValueError, match="postgresql://"):
         asyncpg_dsn("mysql://u@h/db")
+
+
+# 0001 → head on a database that holds data ---------------------------------------------
+
+_CLIENT_0001 = (
+    "INSERT INTO clients (client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
+    " access_token_lifetime, refresh_token_lifetime, created_at) VALUES"
+    " ('c1', 'Old ✓', 'authorization_code', 'read', 'https://app.example/cb', 'sha256$x',"
+    " NULL, 600, 1000)"
+)
+_USER_0001 = (
+    "INSERT INTO users (user_id, username, password_hash, created_at, claims) VALUES"
+    " ('u1', 'alice', '$argon2id$hash', 1001, '{\"name\":\"Ålice\"}')"
+)
+_TOKEN_0001 = (
+    "INSERT INTO tokens (digest, kind, client_id, scope, issued_at, expires_at, family_id,"
+    " subject, revoked_at, consumed_at) VALUES"
+    " ('t1', 'refresh_token', 'c1', 'read', 1002, 99999999999, 'f1', 'u1', NULL, NULL)"
+)
+
+
+async def _check_upgraded_data(store: Storage) -> None:
+    """The rows written at 0001 are intact, with the new columns' defaults."""
+    await store.open()
+    try:
+        assert await store.get_client("c1") == Client(
+            client_id="c1",
+            name="Old ✓",
+            grant_types=("authorization_code",),
+            scopes=("read",),
+            redirect_uris=("https://app.example/cb",),
+            secret_digest="sha256$x",
+            refresh_token_lifetime=600,
+            created_at=1000,
+            require_pkce=True,
+        )
+        assert await store.get_user_by_username("alice") == User(
+            user_id="u1",
+            username="alice",
+            password_hash="$argon2id$hash",
+            created_at=1001,
+            claims={"name": "Ålice"},
+            failed_logins=0,
+            locked_until=None,
+        )
+        old = await store.get_token("t1")
+        assert old is not None and old.subject == "u1" and old.revoked_at is None
+        # and the new tables and columns work on the upgraded database
+        assert await store.note_login_failure("u1") == 1
+        assert await store.revoke_for_subject("c1", "u1", 2000) == 1
+        assert await store.list_consents("u1") == []
+    finally:
+        await store.close()
+
+
+def test_sqlite_upgrade_from_0001_keeps_data(sqlite_url: str) -> None:
+    upgrade_schema(sqlite_url, revision="0001")
+    db = sqlite3.connect(sqlite_path(sqlite_url))
+    try:
+        assert [r[0] for r in db.execute("SELECT version_num FROM alembic_version")] == ["0001"]
+        with db:
+            for sql in (_CLIENT_0001, _USER_0001, _TOKEN_0001):
+                db.execute(sql)
+    finally:
+        db.close()
+    upgrade_schema(sqlite_url)
+    assert _sqlite_state(sqlite_url) == (TABLES, [HEAD], [])
+    asyncio.run(_check_upgraded_data(SQLiteStorage(sqlite_url)))
+
+
+async def test_postgres_upgrade_from_0001_keeps_data(postgres_url: str, pg_schema: str) -> None:
+    await upgrade_schema_async(postgres_url, schema=pg_schema, revision="0001")
+    conn = await asyncpg.connect(postgres_url, server_settings={"search_path": pg_schema})
+    try:
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0001"
+        for sql in (_CLIENT_0001, _USER_0001, _TOKEN_0001):
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+    await upgrade_schema_async(postgres_url, schema=pg_schema)
+    assert await _pg_state(postgres_url, pg_schema) == (TABLES, [HEAD], [])
+    await _check_upgraded_data(PostgresStorage(postgres_url, schema=pg_schema))

@@ -1,4 +1,4 @@
-"""``mintage tokens purge``: delete expired tokens now, in small batches."""
+"""``mintage tokens purge``: delete expired tokens, codes and sessions now, in small batches."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def tokens_group() -> None:
 @database_url_option
 @click.pass_context
 def purge(ctx: click.Context, as_json: bool) -> None:
-    """Delete every expired token (what the server also does in the background)."""
+    """Delete every expired token, authorization code and browser session (what the
+    server also does in the background)."""
     settings = load_settings(ctx)
     removed = with_store(
         settings, lambda store: purge_all(store, system_clock(), settings.purge_batch_size)
@@ -27,4 +28,5 @@ def purge(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json({"purged": removed})
     else:
-        click.echo(f"purged {removed} expired token{'' if removed == 1 else 's'}")
+        plural = "" if removed == 1 else "s"
+        click.echo(f"purged {removed} expired row{plural} (tokens, codes, sessions)")

@@ -67,9 +67,14 @@ class TokenStore(Protocol):
         ...
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
-        """Delete at most ``batch_size`` tokens that expired before ``now``.
+        """Delete rows that expired before ``now``: tokens, and the authorization codes
+        and sessions of the stores that keep them, at most ``batch_size`` per kind.
 
-        Returns how many rows were deleted, so callers can loop in small batches.
+        Returns how many rows were deleted in all (so up to three times ``batch_size``).
+        A result below ``batch_size`` means no kind had ``batch_size`` expired rows, so
+        nothing that expired before ``now`` is left: callers loop until then, in small
+        batches (DESIGN §5).  Consumed codes stay until they expire, so that a replay is
+        still recognised (RFC 6749 §4.1.2).
         """
         ...
 
@@ -140,22 +145,29 @@ class LoginAttemptStore(Protocol):
     """Failed sign-in bookkeeping for lock-out (RFC 6749 §10.10: password guessing)."""
 
     async def note_login_failure(self, user_id: str) -> int:
-        """Atomically add one to the user's failed sign-ins; returns the new count."""
+        """Atomically add one to the user's failed sign-ins; returns the new count.
+
+        Concurrent failures are all counted (one ``UPDATE … SET failed_logins =
+        failed_logins + 1 … RETURNING``).  An unknown user (deleted meanwhile) counts 0.
+        """
         ...
 
     async def lock_user(self, user_id: str, until: int) -> None:
-        """Refuse sign-ins of this user until ``until`` (epoch seconds)."""
+        """Refuse sign-ins of this user until ``until`` (epoch seconds); no-op for an
+        unknown user."""
         ...
 
     async def clear_login_failures(self, user_id: str) -> None:
-        """Reset the count and any lock after a successful sign-in."""
+        """Reset the count and any lock after a successful sign-in; no-op for an
+        unknown user."""
         ...
 
 
 @runtime_checkable
 class SubjectTokenStore(Protocol):
     async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
-        """Revoke every token of this client for this subject (consent withdrawn)."""
+        """Revoke every unrevoked token of this client for this subject (consent
+        withdrawn); returns how many changed."""
         ...
 
 

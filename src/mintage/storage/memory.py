@@ -81,10 +81,14 @@ class MemoryStorage:
         return changed
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
-        doomed = [d for d, t in self.tokens.items() if t.expires_at < now][:batch_size]
-        for digest in doomed:
-            del self.tokens[digest]
-        return len(doomed)
+        deleted = 0
+        table: dict[str, Token] | dict[str, AuthorizationCode] | dict[str, Session]
+        for table in (self.tokens, self.codes, self.sessions):
+            doomed = sorted((r.expires_at, d) for d, r in table.items() if r.expires_at < now)
+            for _, digest in doomed[:batch_size]:
+                del table[digest]
+            deleted += min(len(doomed), batch_size)
+        return deleted
 
     async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
         changed = 0
@@ -138,16 +142,21 @@ class MemoryStorage:
 
     # sign-in lock-out
     async def note_login_failure(self, user_id: str) -> int:
-        user = self.users[user_id]
+        user = self.users.get(user_id)
+        if user is None:
+            return 0
         self.users[user_id] = dataclasses.replace(user, failed_logins=user.failed_logins + 1)
         return user.failed_logins + 1
 
     async def lock_user(self, user_id: str, until: int) -> None:
-        self.users[user_id] = dataclasses.replace(self.users[user_id], locked_until=until)
+        user = self.users.get(user_id)
+        if user is not None:
+            self.users[user_id] = dataclasses.replace(user, locked_until=until)
 
     async def clear_login_failures(self, user_id: str) -> None:
-        user = self.users[user_id]
-        self.users[user_id] = dataclasses.replace(user, failed_logins=0, locked_until=None)
+        user = self.users.get(user_id)
+        if user is not None:
+            self.users[user_id] = dataclasses.replace(user, failed_logins=0, locked_until=None)
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:

@@ -60,7 +60,7 @@ class MintageApp:
             try:
                 await purge_all(self.storage, self.server.clock(), batch)
             except Exception:
-                log.warning("purge of expired tokens failed; will retry", exc_info=True)
+                log.warning("purge of expired rows failed; will retry", exc_info=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -78,7 +78,12 @@ class MintageApp:
 
 
 async def purge_all(storage: Storage, now: int, batch: int) -> int:
-    """Delete expired tokens in batches of ``batch`` rows, yielding between batches."""
+    """Delete expired tokens, codes and sessions in batches, yielding between batches.
+
+    Each call of ``purge_expired`` deletes at most ``batch`` rows per kind and returns
+    the total; a total below ``batch`` means every kind is drained, so the loop ends
+    (at worst one extra call that deletes nothing).  Returns the rows deleted in all.
+    """
     total = 0
     while True:
         deleted = await storage.purge_expired(now, batch)

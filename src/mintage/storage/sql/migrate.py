@@ -35,27 +35,30 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 ADVISORY_LOCK_KEY = 0x6D696E74616765
 
 
-def upgrade_schema(database_url: str, *, schema: str | None = None) -> None:
+def upgrade_schema(database_url: str, *, schema: str | None = None, revision: str = "head") -> None:
     """Migrate ``sqlite:///path`` or ``postgresql://…`` to the newest revision.
 
     ``schema`` (PostgreSQL only) sets ``search_path``, so the tables land in that schema.
+    ``revision`` stops at an older revision (tests of the migrations use it).
     Blocking; from a running event loop use :func:`upgrade_schema_async` instead.
     """
     if database_url.startswith("sqlite:"):
-        _upgrade_sqlite(sqlite_path(database_url))
+        _upgrade_sqlite(sqlite_path(database_url), revision)
     else:
-        asyncio.run(upgrade_schema_async(database_url, schema=schema))
+        asyncio.run(upgrade_schema_async(database_url, schema=schema, revision=revision))
 
 
-async def upgrade_schema_async(database_url: str, *, schema: str | None = None) -> None:
+async def upgrade_schema_async(
+    database_url: str, *, schema: str | None = None, revision: str = "head"
+) -> None:
     """:func:`upgrade_schema` for callers on an event loop.
 
     SQLite is migrated in place: a few milliseconds on a file, done once at start-up.
     """
     if database_url.startswith("sqlite:"):
-        _upgrade_sqlite(sqlite_path(database_url))
+        _upgrade_sqlite(sqlite_path(database_url), revision)
     else:
-        await _upgrade_postgres(asyncpg_dsn(database_url), schema)
+        await _upgrade_postgres(asyncpg_dsn(database_url), schema, revision)
 
 
 def sqlite_path(database_url: str) -> str:
@@ -83,15 +86,15 @@ def server_settings(schema: str | None) -> dict[str, str] | None:
     return {"search_path": schema} if schema else None
 
 
-def _alembic_upgrade(connection: Connection) -> None:
+def _alembic_upgrade(connection: Connection, revision: str = "head") -> None:
     config = Config()
     # ConfigParser interpolation: a '%' in the install path must be doubled.
     config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-def _upgrade_sqlite(path: str) -> None:
+def _upgrade_sqlite(path: str, revision: str = "head") -> None:
     engine = create_engine(f"sqlite:///{path}", poolclass=NullPool, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -107,12 +110,12 @@ def _upgrade_sqlite(path: str) -> None:
 
     try:
         with engine.begin() as conn:
-            _alembic_upgrade(conn)
+            _alembic_upgrade(conn, revision)
     finally:
         engine.dispose()
 
 
-async def _upgrade_postgres(dsn: str, schema: str | None) -> None:
+async def _upgrade_postgres(dsn: str, schema: str | None, revision: str = "head") -> None:
     # Imported here: the asyncio extension needs greenlet, which only migrations use.
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -127,7 +130,7 @@ async def _upgrade_postgres(dsn: str, schema: str | None) -> None:
             await conn.execute(lock)
             await conn.commit()  # session-level lock: outlives this transaction
             try:
-                await conn.run_sync(_alembic_upgrade)
+                await conn.run_sync(_alembic_upgrade, revision)
                 await conn.commit()
             finally:
                 # Best effort: closing the connection (NullPool) releases the lock too,

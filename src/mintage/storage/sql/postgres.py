@@ -37,13 +37,19 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from ...core.errors import StorageUnavailableError
-from ...core.models import Client, Token, User
+from ...core.models import AuthorizationCode, Client, Consent, Session, Token, User
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .queries import POSTGRES as Q
 from .rows import (
     client_from_row,
     client_params,
+    code_from_row,
+    code_params,
+    consent_from_row,
+    consent_params,
+    session_from_row,
+    session_params,
     token_from_row,
     token_params,
     user_from_row,
@@ -240,7 +246,64 @@ class PostgresStorage:
         return await self._execute(Q.revoke_family, family_id, now)
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
-        return await self._execute(Q.purge_expired, now, batch_size)
+        """One statement (and transaction) per table, each deleting at most
+        ``batch_size`` rows."""
+        deleted = 0
+        for sql in (Q.purge_expired, Q.purge_expired_codes, Q.purge_expired_sessions):
+            deleted += await self._execute(sql, now, batch_size)
+        return deleted
+
+    async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
+        return await self._execute(Q.revoke_for_subject, client_id, subject, now)
+
+    # authorization codes
+    async def save_code(self, code: AuthorizationCode) -> None:
+        await self._execute(Q.save_code, *code_params(code))
+
+    async def get_code(self, digest: str) -> AuthorizationCode | None:
+        row = await self._fetchrow(Q.get_code, digest)
+        return None if row is None else code_from_row(row)
+
+    async def consume_code(self, digest: str, now: int) -> AuthorizationCode | None:
+        """One ``UPDATE … RETURNING``, as :meth:`consume_token` (RFC 6749 §4.1.2)."""
+        row = await self._fetchrow(Q.consume_code, digest, now)
+        return None if row is None else code_from_row(row)
+
+    # consents
+    async def get_consent(self, user_id: str, client_id: str) -> Consent | None:
+        row = await self._fetchrow(Q.get_consent, user_id, client_id)
+        return None if row is None else consent_from_row(row)
+
+    async def save_consent(self, consent: Consent) -> None:
+        await self._execute(Q.save_consent, *consent_params(consent))
+
+    async def delete_consent(self, user_id: str, client_id: str) -> bool:
+        return await self._execute(Q.delete_consent, user_id, client_id) > 0
+
+    async def list_consents(self, user_id: str) -> list[Consent]:
+        return [consent_from_row(row) for row in await self._fetch(Q.list_consents, user_id)]
+
+    # sessions
+    async def save_session(self, session: Session) -> None:
+        await self._execute(Q.save_session, *session_params(session))
+
+    async def get_session(self, digest: str) -> Session | None:
+        row = await self._fetchrow(Q.get_session, digest)
+        return None if row is None else session_from_row(row)
+
+    async def delete_session(self, digest: str) -> bool:
+        return await self._execute(Q.delete_session, digest) > 0
+
+    # sign-in lock-out
+    async def note_login_failure(self, user_id: str) -> int:
+        count = await self._fetchval(Q.note_login_failure, user_id)
+        return 0 if count is None else int(count)
+
+    async def lock_user(self, user_id: str, until: int) -> None:
+        await self._execute(Q.lock_user, user_id, until)
+
+    async def clear_login_failures(self, user_id: str) -> None:
+        await self._execute(Q.clear_login_failures, user_id)
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:

@@ -25,24 +25,25 @@ class Statements:
     # clients (RFC 6749 §2)
     get_client: str = (
         "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
-        " access_token_lifetime, refresh_token_lifetime, created_at"
+        " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce"
         " FROM clients WHERE client_id = $1"
     )
     list_clients: str = (
         "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
-        " access_token_lifetime, refresh_token_lifetime, created_at"
+        " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce"
         " FROM clients ORDER BY created_at, client_id"
     )
     save_client: str = (
         "INSERT INTO clients (client_id, name, grant_types, scopes, redirect_uris,"
-        " secret_digest, access_token_lifetime, refresh_token_lifetime, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " secret_digest, access_token_lifetime, refresh_token_lifetime, created_at,"
+        " require_pkce)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name,"
         " grant_types = excluded.grant_types, scopes = excluded.scopes,"
         " redirect_uris = excluded.redirect_uris, secret_digest = excluded.secret_digest,"
         " access_token_lifetime = excluded.access_token_lifetime,"
         " refresh_token_lifetime = excluded.refresh_token_lifetime,"
-        " created_at = excluded.created_at"
+        " created_at = excluded.created_at, require_pkce = excluded.require_pkce"
     )
     delete_client_tokens: str = "DELETE FROM tokens WHERE client_id = $1"
     delete_client: str = "DELETE FROM clients WHERE client_id = $1"
@@ -71,27 +72,103 @@ class Statements:
     revoke_family: str = (
         "UPDATE tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL"
     )
+    # consent withdrawn: ix_tokens_client_id_subject keeps it to that subject's rows
+    revoke_for_subject: str = (
+        "UPDATE tokens SET revoked_at = $3 WHERE client_id = $1 AND subject = $2"
+        " AND revoked_at IS NULL"
+    )
     # Small batches keep each write transaction (and SQLite's write lock) short.
     purge_expired: str = (
         "DELETE FROM tokens WHERE digest IN"
         " (SELECT digest FROM tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)"
     )
+    purge_expired_codes: str = (
+        "DELETE FROM authorization_codes WHERE digest IN"
+        " (SELECT digest FROM authorization_codes WHERE expires_at < $1"
+        " ORDER BY expires_at LIMIT $2)"
+    )
+    purge_expired_sessions: str = (
+        "DELETE FROM sessions WHERE digest IN"
+        " (SELECT digest FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)"
+    )
+
+    # authorization codes (RFC 6749 §4.1.2)
+    save_code: str = (
+        "INSERT INTO authorization_codes (digest, client_id, redirect_uri, scope, subject,"
+        " issued_at, expires_at, family_id, auth_time, code_challenge,"
+        " code_challenge_method, nonce, consumed_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    )
+    get_code: str = (
+        "SELECT digest, client_id, redirect_uri, scope, subject, issued_at, expires_at,"
+        " family_id, auth_time, code_challenge, code_challenge_method, nonce, consumed_at"
+        " FROM authorization_codes WHERE digest = $1"
+    )
+    # Single use, as consume_token: the check and the mark are one statement.
+    consume_code: str = (
+        "UPDATE authorization_codes SET consumed_at = $2"
+        " WHERE digest = $1 AND consumed_at IS NULL AND expires_at > $2"
+        " RETURNING digest, client_id, redirect_uri, scope, subject, issued_at, expires_at,"
+        " family_id, auth_time, code_challenge, code_challenge_method, nonce,"
+        " CAST(NULL AS BIGINT)"
+    )
+
+    # consents
+    get_consent: str = (
+        "SELECT user_id, client_id, scopes, granted_at FROM consents"
+        " WHERE user_id = $1 AND client_id = $2"
+    )
+    list_consents: str = (
+        "SELECT user_id, client_id, scopes, granted_at FROM consents"
+        " WHERE user_id = $1 ORDER BY client_id"
+    )
+    save_consent: str = (
+        "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes,"
+        " granted_at = excluded.granted_at"
+    )
+    delete_consent: str = "DELETE FROM consents WHERE user_id = $1 AND client_id = $2"
+
+    # browser sessions
+    save_session: str = (
+        "INSERT INTO sessions (digest, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id,"
+        " auth_time = excluded.auth_time, expires_at = excluded.expires_at"
+    )
+    get_session: str = (
+        "SELECT digest, user_id, auth_time, expires_at FROM sessions WHERE digest = $1"
+    )
+    delete_session: str = "DELETE FROM sessions WHERE digest = $1"
+
+    # sign-in lock-out (RFC 6749 §10.10): the increment is one statement, so concurrent
+    # failures are all counted.
+    note_login_failure: str = (
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = $1"
+        " RETURNING failed_logins"
+    )
+    lock_user: str = "UPDATE users SET locked_until = $2 WHERE user_id = $1"
+    clear_login_failures: str = (
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_id = $1"
+    )
 
     # users (RFC 6749 §1.1 resource owners)
     get_user: str = (
-        "SELECT user_id, username, password_hash, created_at, claims FROM users WHERE user_id = $1"
+        "SELECT user_id, username, password_hash, created_at, claims, failed_logins,"
+        " locked_until FROM users WHERE user_id = $1"
     )
     get_user_by_username: str = (
-        "SELECT user_id, username, password_hash, created_at, claims FROM users WHERE username = $1"
+        "SELECT user_id, username, password_hash, created_at, claims, failed_logins,"
+        " locked_until FROM users WHERE username = $1"
     )
     # A username held by another user violates ux_users_username: the store turns that
     # into ValueError.
     save_user: str = (
-        "INSERT INTO users (user_id, username, password_hash, created_at, claims)"
-        " VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO users (user_id, username, password_hash, created_at, claims,"
+        " failed_logins, locked_until) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
         " password_hash = excluded.password_hash, created_at = excluded.created_at,"
-        " claims = excluded.claims"
+        " claims = excluded.claims, failed_logins = excluded.failed_logins,"
+        " locked_until = excluded.locked_until"
     )
 
     def translated(self) -> Statements:

@@ -3,6 +3,9 @@
 A row is anything indexable by column position (``sqlite3``'s tuples, asyncpg's
 ``Record``), in the column order of :mod:`.queries`; parameters come out as tuples in
 the same order.  See :mod:`.schema` for the encodings.
+
+Flags (``require_pkce``) are bound as Python ``bool`` (asyncpg's ``BOOLEAN`` codec
+wants exactly that; ``sqlite3`` stores it as 1/0) and read back through ``bool()``.
 """
 
 from __future__ import annotations
@@ -10,12 +13,18 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from ...core.models import Client, Token, TokenKind, User
+from ...core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
 
 __all__ = [
     "Row",
     "client_from_row",
     "client_params",
+    "code_from_row",
+    "code_params",
+    "consent_from_row",
+    "consent_params",
+    "session_from_row",
+    "session_params",
     "token_from_row",
     "token_params",
     "user_from_row",
@@ -46,6 +55,7 @@ def client_from_row(row: Row) -> Client:
         access_token_lifetime=row[6],
         refresh_token_lifetime=row[7],
         created_at=row[8],
+        require_pkce=bool(row[9]),
     )
 
 
@@ -60,6 +70,7 @@ def client_params(client: Client) -> tuple[Any, ...]:
         client.access_token_lifetime,
         client.refresh_token_lifetime,
         client.created_at,
+        bool(client.require_pkce),
     )
 
 
@@ -100,6 +111,8 @@ def user_from_row(row: Row) -> User:
         password_hash=row[2],
         created_at=row[3],
         claims=json.loads(row[4]),
+        failed_logins=row[5],
+        locked_until=row[6],
     )
 
 
@@ -110,4 +123,58 @@ def user_params(user: User) -> tuple[Any, ...]:
         user.password_hash,
         user.created_at,
         json.dumps(user.claims, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+        user.failed_logins,
+        user.locked_until,
     )
+
+
+def code_from_row(row: Row) -> AuthorizationCode:
+    return AuthorizationCode(
+        digest=row[0],
+        client_id=row[1],
+        redirect_uri=row[2],
+        scope=row[3],
+        subject=row[4],
+        issued_at=row[5],
+        expires_at=row[6],
+        family_id=row[7],
+        auth_time=row[8],
+        code_challenge=row[9],
+        code_challenge_method=row[10],
+        nonce=row[11],
+        consumed_at=row[12],
+    )
+
+
+def code_params(code: AuthorizationCode) -> tuple[Any, ...]:
+    return (
+        code.digest,
+        code.client_id,
+        code.redirect_uri,
+        code.scope,
+        code.subject,
+        code.issued_at,
+        code.expires_at,
+        code.family_id,
+        code.auth_time,
+        code.code_challenge,
+        code.code_challenge_method,
+        code.nonce,
+        code.consumed_at,
+    )
+
+
+def consent_from_row(row: Row) -> Consent:
+    return Consent(user_id=row[0], client_id=row[1], scopes=_words(row[2]), granted_at=row[3])
+
+
+def consent_params(consent: Consent) -> tuple[Any, ...]:
+    return (consent.user_id, consent.client_id, " ".join(consent.scopes), consent.granted_at)
+
+
+def session_from_row(row: Row) -> Session:
+    return Session(digest=row[0], user_id=row[1], auth_time=row[2], expires_at=row[3])
+
+
+def session_params(session: Session) -> tuple[Any, ...]:
+    return (session.digest, session.user_id, session.auth_time, session.expires_at)

@@ -80,7 +80,7 @@ from types import TracebackType
 from typing import Any
 
 from ...core.errors import StorageUnavailableError
-from ...core.models import Client, Token, User
+from ...core.models import AuthorizationCode, Client, Consent, Session, Token, User
 from .checkpointer import Checkpointer
 from .client_cache import ClientCache
 from .migrate import sqlite_path, upgrade_schema
@@ -88,6 +88,12 @@ from .queries import SQLITE as Q
 from .rows import (
     client_from_row,
     client_params,
+    code_from_row,
+    code_params,
+    consent_from_row,
+    consent_params,
+    session_from_row,
+    session_params,
     token_from_row,
     token_params,
     user_from_row,
@@ -485,7 +491,64 @@ class SQLiteStorage:
         return await self._write(Q.revoke_family, (family_id, now))
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
-        return await self._write(Q.purge_expired, (now, batch_size))
+        """One table per group commit, so no transaction deletes more than
+        ``batch_size`` rows (the write lock stays short)."""
+        deleted = 0
+        for sql in (Q.purge_expired, Q.purge_expired_codes, Q.purge_expired_sessions):
+            deleted += await self._write(sql, (now, batch_size))
+        return deleted
+
+    async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
+        return await self._write(Q.revoke_for_subject, (client_id, subject, now))
+
+    # authorization codes
+    async def save_code(self, code: AuthorizationCode) -> None:
+        await self._write(Q.save_code, code_params(code))
+
+    async def get_code(self, digest: str) -> AuthorizationCode | None:
+        row = self._read_one(Q.get_code, (digest,))
+        return None if row is None else code_from_row(row)
+
+    async def consume_code(self, digest: str, now: int) -> AuthorizationCode | None:
+        """One ``UPDATE … RETURNING``, as :meth:`consume_token` (RFC 6749 §4.1.2)."""
+        rows = await self._write_returning(Q.consume_code, (digest, now))
+        return code_from_row(rows[0]) if rows else None
+
+    # consents
+    async def get_consent(self, user_id: str, client_id: str) -> Consent | None:
+        row = self._read_one(Q.get_consent, (user_id, client_id))
+        return None if row is None else consent_from_row(row)
+
+    async def save_consent(self, consent: Consent) -> None:
+        await self._write(Q.save_consent, consent_params(consent))
+
+    async def delete_consent(self, user_id: str, client_id: str) -> bool:
+        return await self._write(Q.delete_consent, (user_id, client_id)) > 0
+
+    async def list_consents(self, user_id: str) -> list[Consent]:
+        return [consent_from_row(row) for row in self._read_all(Q.list_consents, (user_id,))]
+
+    # sessions
+    async def save_session(self, session: Session) -> None:
+        await self._write(Q.save_session, session_params(session))
+
+    async def get_session(self, digest: str) -> Session | None:
+        row = self._read_one(Q.get_session, (digest,))
+        return None if row is None else session_from_row(row)
+
+    async def delete_session(self, digest: str) -> bool:
+        return await self._write(Q.delete_session, (digest,)) > 0
+
+    # sign-in lock-out
+    async def note_login_failure(self, user_id: str) -> int:
+        rows = await self._write_returning(Q.note_login_failure, (user_id,))
+        return int(rows[0][0]) if rows else 0
+
+    async def lock_user(self, user_id: str, until: int) -> None:
+        await self._write(Q.lock_user, (user_id, until))
+
+    async def clear_login_failures(self, user_id: str) -> None:
+        await self._write(Q.clear_login_failures, (user_id,))
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:
