@@ -103,19 +103,6 @@ def test_revoke_consent(store: MemoryStorage, alice_consents: str) -> None:
     assert "no consent or token" in again.output
 
 
-class NoConsentStore(MemoryStorage):
-    """A store without the consent protocol (as the SQL stores are, for now)."""
-
-    get_consent = None  # type: ignore[assignment]
-
-
-def test_store_without_consents(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(context, "build_store", lambda settings: NoConsentStore())
-    result = run("user", "consents", "alice")
-    assert result.exit_code == 1
-    assert "does not store consents" in result.output
-
-
 # client create: PKCE
 
 

@@ -18,7 +18,7 @@ import pytest
 from mintage.core.clock import FrozenClock
 from mintage.core.credentials import AUTHORIZATION_CODE_PREFIX, mint, token_digest
 from mintage.core.http import OAuthRequest
-from mintage.core.models import AuthorizationCode, Client, Token, TokenKind, User
+from mintage.core.models import AuthorizationCode, Token, TokenKind
 from mintage.core.pkce import s256
 from mintage.core.server import AuthorizationServer, ServerConfig
 from mintage.storage.memory import MemoryStorage
@@ -429,75 +429,12 @@ async def test_plain_pkce_when_allowed(store: MemoryStorage, clock: FrozenClock)
     await s.redeem(reg, code)
 
 
-# a store without the new protocols
+# the engine
 
 
-class BasicStore:
-    """Only the protocols of :class:`~mintage.core.storage.Storage`: an older store."""
-
-    def __init__(self) -> None:
-        self._m = MemoryStorage()
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def ping(self) -> bool:
-        return True
-
-    async def get_client(self, client_id: str) -> Client | None:
-        return await self._m.get_client(client_id)
-
-    async def save_client(self, client: Client) -> None:
-        await self._m.save_client(client)
-
-    async def delete_client(self, client_id: str) -> bool:
-        return await self._m.delete_client(client_id)
-
-    async def list_clients(self) -> list[Client]:
-        return await self._m.list_clients()
-
-    async def save_token(self, token: Token) -> None:
-        await self._m.save_token(token)
-
-    async def get_token(self, digest: str) -> Token | None:
-        return await self._m.get_token(digest)
-
-    async def consume_token(self, digest: str, now: int) -> Token | None:
-        return await self._m.consume_token(digest, now)
-
-    async def revoke_token(self, digest: str, now: int) -> bool:
-        return await self._m.revoke_token(digest, now)
-
-    async def revoke_family(self, family_id: str, now: int) -> int:
-        return await self._m.revoke_family(family_id, now)
-
-    async def purge_expired(self, now: int, batch_size: int) -> int:
-        return await self._m.purge_expired(now, batch_size)
-
-    async def get_user_by_username(self, username: str) -> User | None:
-        return await self._m.get_user_by_username(username)
-
-    async def get_user(self, user_id: str) -> User | None:
-        return await self._m.get_user(user_id)
-
-    async def save_user(self, user: User) -> None:
-        await self._m.save_user(user)
-
-
-def test_features_are_off_when_the_store_lacks_their_protocol(clock: FrozenClock) -> None:
-    engine = AuthorizationServer(ServerConfig(issuer=ISSUER), BasicStore(), PEPPER, clock)
-    assert engine.authorize is None
-    assert engine.login is None
-    assert engine.sessions is None
-    assert engine.consent is None
-    assert "authorization_code" not in engine.token.grants
-    doc = orjson.loads(asyncio.run(engine.metadata()).body)
-    assert "authorization_endpoint" not in doc
-    assert doc["response_types_supported"] == []
-
-
-def test_features_are_on_with_the_memory_store(engine: AuthorizationServer) -> None:
-    assert engine.authorize is not None
-    assert engine.login is not None
-    assert engine.sessions is not None
-    assert engine.consent is not None
+def test_the_code_grant_and_its_endpoint_are_always_offered(engine: AuthorizationServer) -> None:
     assert "authorization_code" in engine.token.grants
+    doc = orjson.loads(asyncio.run(engine.metadata()).body)
+    assert doc["authorization_endpoint"] == f"{ISSUER}/oauth/authorize"
+    assert doc["response_types_supported"] == ["code"]
+    assert "authorization_code" in doc["grant_types_supported"]

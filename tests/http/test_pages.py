@@ -470,23 +470,3 @@ async def test_store_failures_are_pages_without_detail(
     if status == 503:
         assert response.headers["retry-after"].isdigit()
     assert not store.sessions
-
-
-class NoSessions(MemoryStorage):
-    """A store written before sessions existed."""
-
-    save_session = None  # type: ignore[assignment]
-
-
-async def test_a_store_without_sessions_says_signing_in_is_unavailable(
-    make_server: MakeServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    server = await make_server(storage=NoSessions())
-    assert "sign-in pages are off: the store does not keep sessions" in caplog.text
-    for path in ("/login", "/oauth/authorize?client_id=x"):
-        response = await server.http.get(path)
-        assert response.status_code == 501
-        assert_page_headers(response)
-        assert "does not keep sessions" in response.text
-    token_endpoint = await server.token({"grant_type": "client_credentials"})
-    assert token_endpoint.status_code == 401  # the rest of the server is unaffected

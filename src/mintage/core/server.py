@@ -29,14 +29,7 @@ from .http import OAuthRequest, OAuthResponse, error_response
 from .issuer import Lifetimes, TokenIssuer
 from .login import LoginService
 from .sessions import SessionService
-from .storage import (
-    AuthorizationCodeStore,
-    ConsentStore,
-    LoginAttemptStore,
-    SessionStore,
-    Storage,
-    SubjectTokenStore,
-)
+from .storage import Storage
 
 log = logging.getLogger("mintage")
 
@@ -85,31 +78,19 @@ class AuthorizationServer:
         issuer = TokenIssuer(
             storage, Lifetimes(config.access_token_lifetime, config.refresh_token_lifetime), clock
         )
-        # Stores that predate a feature may lack its protocol: the feature is then off
-        # (its attribute is None), and nothing else changes.
-        codes = storage if isinstance(storage, AuthorizationCodeStore) else None
-        ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=codes)
-        grants = [g() for g in GRANTS if codes is not None or g is not AuthorizationCodeGrant]
-        self.token = TokenEndpoint(grants, authenticator, ctx)
-        #: the authorization endpoint (RFC 6749 §4.1.1), when codes can be stored
-        self.authorize: AuthorizeEndpoint | None = None
-        if codes is not None:
-            self.authorize = AuthorizeEndpoint(
-                storage,
-                codes,
-                clock,
-                issuer=config.issuer,
-                allow_plain_pkce=config.allow_plain_pkce,
-            )
-        self.login: LoginService | None = None
-        if isinstance(storage, LoginAttemptStore):
-            self.login = LoginService(storage, storage, clock)
-        self.sessions: SessionService | None = None
-        if isinstance(storage, SessionStore):
-            self.sessions = SessionService(storage, config.session_lifetime, clock)
-        self.consent: ConsentService | None = None
-        if isinstance(storage, ConsentStore) and isinstance(storage, SubjectTokenStore):
-            self.consent = ConsentService(storage, storage, clock)
+        ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=storage)
+        self.token = TokenEndpoint([g() for g in GRANTS], authenticator, ctx)
+        #: the authorization endpoint (RFC 6749 §4.1.1)
+        self.authorize = AuthorizeEndpoint(
+            storage,
+            storage,
+            clock,
+            issuer=config.issuer,
+            allow_plain_pkce=config.allow_plain_pkce,
+        )
+        self.login = LoginService(storage, storage, clock)
+        self.sessions = SessionService(storage, config.session_lifetime, clock)
+        self.consent = ConsentService(storage, storage, clock)
         self.revocation = RevocationEndpoint(
             storage, authenticator, clock, allow_bare_token=config.revocation_allow_bare_token
         )

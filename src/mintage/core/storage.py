@@ -171,8 +171,23 @@ class SubjectTokenStore(Protocol):
         ...
 
 
-class Storage(ClientStore, TokenStore, UserStore, Protocol):
-    """Everything the server needs, plus lifecycle hooks."""
+class Storage(
+    ClientStore,
+    TokenStore,
+    UserStore,
+    AuthorizationCodeStore,
+    ConsentStore,
+    SessionStore,
+    LoginAttemptStore,
+    SubjectTokenStore,
+    Protocol,
+):
+    """Everything the server needs, plus lifecycle hooks.
+
+    Every protocol above is required: the token, authorization and sign-in endpoints
+    are always on, so a custom store implements them all (mypy checks it where the
+    store is passed to ``create_app``).
+    """
 
     async def open(self) -> None:
         """Connect; create or migrate the schema when the store owns it."""

@@ -45,7 +45,7 @@ class CsrfFailure(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The engine parts the pages need; all present, or the pages are not mounted."""
+    """The engine parts the pages need."""
 
     authorize: AuthorizeEndpoint
     login: LoginService
@@ -54,23 +54,8 @@ class Services:
     users: UserStore
 
     @classmethod
-    def of(cls, server: AuthorizationServer) -> Services | None:
-        if server.authorize is None or server.login is None:
-            return None
-        if server.sessions is None or server.consent is None:
-            return None
+    def of(cls, server: AuthorizationServer) -> Services:
         return cls(server.authorize, server.login, server.sessions, server.consent, server.storage)
-
-    @staticmethod
-    def missing(server: AuthorizationServer) -> list[str]:
-        """What the store lacks for the pages, in words for a log line."""
-        parts = {
-            "authorization codes": server.authorize,
-            "sign-in lock-out": server.login,
-            "sessions": server.sessions,
-            "consents": server.consent,
-        }
-        return [name for name, part in parts.items() if part is None]
 
 
 @dataclass(frozen=True, slots=True)

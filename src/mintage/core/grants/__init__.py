@@ -19,8 +19,7 @@ class GrantContext:
     tokens: TokenStore
     users: UserStore
     clock: Clock
-    #: ``None`` when the store keeps no authorization codes (grant not offered)
-    codes: AuthorizationCodeStore | None = None
+    codes: AuthorizationCodeStore
 
 
 class Grant(Protocol):

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..client_auth import AuthenticatedClient
 from ..credentials import AUTHORIZATION_CODE_PREFIX, token_digest, well_formed
-from ..errors import InvalidGrantError, ServerError
+from ..errors import InvalidGrantError
 from ..models import AuthorizationCode, Client
 from ..params import require
 from ..pkce import verify
@@ -42,8 +42,6 @@ class AuthorizationCodeGrant:
         self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
     ) -> dict[str, Any]:
         codes = ctx.codes
-        if codes is None:  # never registered without a code store (server.py)
-            raise ServerError("no authorization code store")
         presented = require(params, "code")
         if not well_formed(presented, AUTHORIZATION_CODE_PREFIX):
             raise InvalidGrantError(_INVALID)
