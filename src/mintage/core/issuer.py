@@ -6,6 +6,7 @@ place.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,33 +60,26 @@ class TokenIssuer:
             "expires_in": lifetimes.access,
             "scope": scope,
         }
-        refresh_token: str | None = mint(REFRESH_TOKEN_PREFIX) if refresh else None
-        # Refresh token first: if the second write fails, no access token is live
-        # without the family it belongs to.
-        if refresh_token is not None:
-            await self._tokens.save_token(
-                Token(
-                    digest=token_digest(refresh_token),
-                    kind=TokenKind.REFRESH,
-                    client_id=client.client_id,
-                    scope=scope,
-                    issued_at=now,
-                    expires_at=now + lifetimes.refresh,
-                    family_id=family,
-                    subject=subject,
-                )
-            )
-            response["refresh_token"] = refresh_token
-        await self._tokens.save_token(
-            Token(
-                digest=token_digest(access),
-                kind=TokenKind.ACCESS,
+
+        def record(value: str, kind: TokenKind, lifetime: int) -> Token:
+            return Token(
+                digest=token_digest(value),
+                kind=kind,
                 client_id=client.client_id,
                 scope=scope,
                 issued_at=now,
-                expires_at=now + lifetimes.access,
+                expires_at=now + lifetime,
                 family_id=family,
                 subject=subject,
             )
-        )
+
+        records = [record(access, TokenKind.ACCESS, lifetimes.access)]
+        if refresh:
+            refresh_token = mint(REFRESH_TOKEN_PREFIX)
+            records.append(record(refresh_token, TokenKind.REFRESH, lifetimes.refresh))
+            response["refresh_token"] = refresh_token
+        # Saved side by side: a batching store (SQLite's group commit) commits both in
+        # one transaction.  Should one write fail, the response is an error and the
+        # other token, never sent, is unknown to anyone.
+        await asyncio.gather(*(self._tokens.save_token(r) for r in records))
         return response
