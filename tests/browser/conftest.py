@@ -6,15 +6,12 @@ with the reason, unless ``MINTAGE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes
 absence a failure.
 
 Mintage runs as a real ``mintage serve`` process on SQLite, with its users and the
-example app's client made by the ``mintage`` command, as the README shows.  While the
-SQL stores lack the sign-in tables, it runs instead in this process under uvicorn (a
-background thread) on an in-memory store the fixture fills.  ``examples/webapp.py``
-runs as a real process on another port.
+example app's client made by the ``mintage`` command, as the README shows.
+``examples/webapp.py`` runs as a real process on another port.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -22,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,12 +27,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from mintage import MemoryStorage, Settings, create_app
-from mintage.core.clients import register_client
-from mintage.core.credentials import SecretHasher
-from oauth_testkit import PASSWORD, PEPPER, add_user
+from oauth_testkit import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -107,15 +99,6 @@ class Deployment:
     client_id: str
 
 
-def sqlite_serves_pages() -> bool:
-    """Does the SQLite store implement everything the sign-in pages need?"""
-    from mintage.storage.sql.sqlite import SQLiteStorage
-
-    needed = ("save_code", "save_session", "save_consent", "note_login_failure")
-    needed += ("revoke_for_subject",)
-    return all(hasattr(SQLiteStorage, name) for name in needed)
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINTAGE_")}
     env.update(extra)
@@ -177,39 +160,6 @@ class ServeProcess:
         self.popen.wait(timeout=20)
 
 
-class ThreadedServer:
-    """uvicorn serving an ASGI app in a daemon thread (it skips signal handlers there)."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self, health_url: str) -> None:
-        self.thread.start()
-        wait_healthy(health_url, self.thread.is_alive)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-async def _fill(storage: MemoryStorage, redirect_uri: str) -> tuple[dict[str, str], str, str]:
-    users = {name: (await add_user(storage, name)).user_id for name in USERS}
-    client, secret = await register_client(
-        storage,
-        SecretHasher(PEPPER),
-        name="Example web app",
-        grant_types=["authorization_code", "refresh_token"],
-        scopes=["read", "write"],
-        redirect_uris=[redirect_uri],
-    )
-    assert secret is not None
-    return users, client.client_id, secret
-
-
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     require_browser()
@@ -217,15 +167,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     mintage_url = f"http://127.0.0.1:{mintage_port}"
     webapp_url = f"http://127.0.0.1:{webapp_port}"
     workdir = tmp_path_factory.mktemp("deployment")
-    mintage: ServeProcess | ThreadedServer
-    if sqlite_serves_pages():
-        mintage = ServeProcess(workdir, mintage_port, f"{webapp_url}/callback")
-        users, client_id, secret = mintage.users, mintage.client_id, mintage.secret
-    else:
-        storage = MemoryStorage()
-        users, client_id, secret = asyncio.run(_fill(storage, f"{webapp_url}/callback"))
-        settings = Settings(database_url="memory://", port=mintage_port, purge_interval=0)
-        mintage = ThreadedServer(create_app(settings, storage=storage, pepper=PEPPER), mintage_port)
+    mintage = ServeProcess(workdir, mintage_port, f"{webapp_url}/callback")
+    users, client_id, secret = mintage.users, mintage.client_id, mintage.secret
     log = workdir / "webapp.out"
     env = clean_env(
         MINTAGE_URL=mintage_url,
