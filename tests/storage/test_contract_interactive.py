@@ -311,3 +311,20 @@ async def test_purge_all_drains_every_kind(store: Storage) -> None:
     await store.save_token(token("t", expires_at=NOW - 1))
     assert await purge_all(store, NOW, 2) == 9
     assert await store.purge_expired(NOW, 2) == 0
+
+
+async def test_delete_client_takes_its_codes_and_consents_along(store: Storage) -> None:
+    await store.save_client(client("c1"))
+    await store.save_client(client("c2"))
+    await store.save_code(code("code-c1", client_id="c1"))
+    await store.save_code(code("code-c2", client_id="c2"))
+    await store.save_consent(consent("u1", "c1"))
+    await store.save_consent(consent("u1", "c2"))
+
+    assert await store.delete_client("c1") is True
+
+    assert await store.get_code("code-c1") is None
+    assert await store.get_consent("u1", "c1") is None
+    # the other client's code and consent are untouched
+    assert await store.get_code("code-c2") is not None
+    assert [c.client_id for c in await store.list_consents("u1")] == ["c2"]

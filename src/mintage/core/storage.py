@@ -27,7 +27,8 @@ class ClientStore(Protocol):
         ...
 
     async def delete_client(self, client_id: str) -> bool:
-        """Delete the client and every token issued to it; ``True`` if it existed."""
+        """Delete the client with every token, authorization code and consent it has;
+        ``True`` if it existed.  One transaction: nothing of it is left half-deleted."""
         ...
 
     async def list_clients(self) -> list[Client]:

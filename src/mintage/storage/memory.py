@@ -41,6 +41,10 @@ class MemoryStorage:
         existed = self.clients.pop(client_id, None) is not None
         for digest in [d for d, t in self.tokens.items() if t.client_id == client_id]:
             del self.tokens[digest]
+        for digest in [d for d, c in self.codes.items() if c.client_id == client_id]:
+            del self.codes[digest]
+        for key in [k for k in self.consents if k[1] == client_id]:
+            del self.consents[key]
         return existed
 
     async def list_clients(self) -> list[Client]:

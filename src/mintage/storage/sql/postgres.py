@@ -105,7 +105,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 #: ``delete_client`` as one statement (one round trip, atomic): a data-modifying CTE.
 _DELETE_CLIENT_AND_TOKENS = (
-    "WITH tokens_gone AS (DELETE FROM tokens WHERE client_id = $1)"
+    "WITH tokens_gone AS (DELETE FROM tokens WHERE client_id = $1),"
+    " codes_gone AS (DELETE FROM authorization_codes WHERE client_id = $1),"
+    " consents_gone AS (DELETE FROM consents WHERE client_id = $1)"
     " DELETE FROM clients WHERE client_id = $1"
 )
 

@@ -46,6 +46,8 @@ class Statements:
         " created_at = excluded.created_at, require_pkce = excluded.require_pkce"
     )
     delete_client_tokens: str = "DELETE FROM tokens WHERE client_id = $1"
+    delete_client_codes: str = "DELETE FROM authorization_codes WHERE client_id = $1"
+    delete_client_consents: str = "DELETE FROM consents WHERE client_id = $1"
     delete_client: str = "DELETE FROM clients WHERE client_id = $1"
 
     # tokens

@@ -460,8 +460,11 @@ class SQLiteStorage:
 
     async def delete_client(self, client_id: str) -> bool:
         try:
-            _, deleted = await self._write_together(
-                (Q.delete_client_tokens, (client_id,)), (Q.delete_client, (client_id,))
+            *_, deleted = await self._write_together(
+                (Q.delete_client_tokens, (client_id,)),
+                (Q.delete_client_codes, (client_id,)),
+                (Q.delete_client_consents, (client_id,)),
+                (Q.delete_client, (client_id,)),
             )
         finally:
             self._clients.invalidate(client_id)
