@@ -132,6 +132,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         "http": "httptools",
         "lifespan": "on",
         "access_log": False,
+        "server_header": False,  # don't advertise the server software
         "log_level": settings.log_level,
     }
     if workers == 1:

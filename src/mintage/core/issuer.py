@@ -81,5 +81,8 @@ class TokenIssuer:
         # Saved side by side: a batching store (SQLite's group commit) commits both in
         # one transaction.  Should one write fail, the response is an error and the
         # other token, never sent, is unknown to anyone.
-        await asyncio.gather(*(self._tokens.save_token(r) for r in records))
+        if len(records) == 1:
+            await self._tokens.save_token(records[0])  # no task to schedule: the hot path
+        else:
+            await asyncio.gather(*(self._tokens.save_token(r) for r in records))
         return response

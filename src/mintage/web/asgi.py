@@ -79,7 +79,8 @@ def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """
     headers: dict[str, str] = {}
     for key, value in raw:
-        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        # ASGI servers pass names lower-cased (ASGI HTTP spec, "headers").
+        name, text = key.decode("latin-1"), value.decode("latin-1")
         headers[name] = f"{headers[name]}, {text}" if name in headers else text
     return headers
 
