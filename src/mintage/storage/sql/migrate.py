@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,24 @@ def _alembic_upgrade(connection: Connection, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+def _enable_wal(dbapi_connection: Any, wait: float = 30.0) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the file.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite may answer "database
+    is locked" at once, without calling the busy handler, when several processes (the
+    workers of ``mintage serve --workers N``) start on one new file together.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _upgrade_sqlite(path: str, revision: str = "head") -> None:
     engine = create_engine(f"sqlite:///{path}", poolclass=NullPool, connect_args={"timeout": 30})
 
@@ -102,7 +122,7 @@ def _upgrade_sqlite(path: str, revision: str = "head") -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN itself (SQLAlchemy's recipe).
         dbapi_connection.isolation_level = None
         # WAL before the first table exists; it cannot change inside a transaction.
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn: Connection) -> None:
