@@ -31,31 +31,28 @@ def format_scope(scopes: Iterable[str]) -> str:
     return " ".join(scopes)
 
 
+def _within(requested: str | None, limit: tuple[str, ...], refusal: str) -> tuple[str, ...]:
+    """The requested scope if it stays within ``limit``; ``limit`` itself when none is asked."""
+    if requested is None:
+        return limit
+    if requested == "":
+        raise InvalidRequestError("scope is empty")
+    asked = parse_scope(requested)
+    outside = [s for s in asked if s not in limit]
+    if outside:
+        raise InvalidScopeError(f"{refusal}: {' '.join(outside)}")
+    return asked
+
+
 def granted_scope(requested: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
     """The scope to grant: the request, or the client's allowed scopes when none is asked.
 
     RFC 6749 §3.3: the server "MUST either process the request using a pre-defined default
     value or fail"; we default to everything the client is allowed.
     """
-    if requested is None:
-        return allowed
-    if requested == "":
-        raise InvalidRequestError("scope is empty")
-    asked = parse_scope(requested)
-    refused = [s for s in asked if s not in allowed]
-    if refused:
-        raise InvalidScopeError(f"scope not allowed for this client: {' '.join(refused)}")
-    return asked
+    return _within(requested, allowed, "scope not allowed for this client")
 
 
 def narrowed_scope(requested: str | None, original: tuple[str, ...]) -> tuple[str, ...]:
     """RFC 6749 §6: a refreshed scope "MUST NOT include any scope not originally granted"."""
-    if requested is None:
-        return original
-    if requested == "":
-        raise InvalidRequestError("scope is empty")
-    asked = parse_scope(requested)
-    wider = [s for s in asked if s not in original]
-    if wider:
-        raise InvalidScopeError(f"scope exceeds the original grant: {' '.join(wider)}")
-    return asked
+    return _within(requested, original, "scope exceeds the original grant")
