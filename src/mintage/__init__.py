@@ -31,20 +31,36 @@ _EXPORTS = {
     "hash_password": "mintage.core.passwords",
     "OAuthError": "mintage.core.errors",
     "StorageUnavailableError": "mintage.core.errors",
+    "AuthorizationCode": "mintage.core.models",
+    "Consent": "mintage.core.models",
+    "Session": "mintage.core.models",
+    "AuthorizationCodeStore": "mintage.core.storage",
+    "ConsentStore": "mintage.core.storage",
+    "SessionStore": "mintage.core.storage",
+    "LoginAttemptStore": "mintage.core.storage",
+    "SubjectTokenStore": "mintage.core.storage",
 }
 
 # Spelt out (not computed from _EXPORTS) so linters and type checkers can see it;
 # tests/core/test_public_api.py keeps the two in step.
 __all__ = [
+    "AuthorizationCode",
+    "AuthorizationCodeStore",
     "AuthorizationServer",
     "Client",
     "ClientStore",
+    "Consent",
+    "ConsentStore",
+    "LoginAttemptStore",
     "MemoryStorage",
     "OAuthError",
     "ServerConfig",
+    "Session",
+    "SessionStore",
     "Settings",
     "Storage",
     "StorageUnavailableError",
+    "SubjectTokenStore",
     "Token",
     "TokenKind",
     "TokenStore",
@@ -61,10 +77,20 @@ __all__ = [
 if TYPE_CHECKING:
     from .core.clients import register_client, rotate_secret
     from .core.errors import OAuthError, StorageUnavailableError
-    from .core.models import Client, Token, TokenKind, User
+    from .core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
     from .core.passwords import hash_password
     from .core.server import AuthorizationServer, ServerConfig
-    from .core.storage import ClientStore, Storage, TokenStore, UserStore
+    from .core.storage import (
+        AuthorizationCodeStore,
+        ClientStore,
+        ConsentStore,
+        LoginAttemptStore,
+        SessionStore,
+        Storage,
+        SubjectTokenStore,
+        TokenStore,
+        UserStore,
+    )
     from .settings import Settings
     from .storage import open_storage
     from .storage.memory import MemoryStorage

@@ -12,6 +12,14 @@ import pytest
 import mintage
 
 EXPECTED = {
+    "AuthorizationCode",
+    "Consent",
+    "Session",
+    "AuthorizationCodeStore",
+    "ConsentStore",
+    "SessionStore",
+    "LoginAttemptStore",
+    "SubjectTokenStore",
     "AuthorizationServer",
     "Client",
     "ClientStore",
