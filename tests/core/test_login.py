@@ -135,7 +135,33 @@ async def test_lock_is_per_user(login: LoginService, store: MemoryStorage, alice
         await login.authenticate("alice", PASSWORD)
 
 
-async def test_unknown_users_are_never_locked(login: LoginService) -> None:
-    for _ in range(LOCK_THRESHOLD + 2):
+async def test_unknown_users_lock_out_exactly_like_real_ones(
+    login: LoginService, clock: FrozenClock, alice: User
+) -> None:
+    """Otherwise the lock-out itself would reveal which usernames exist."""
+    seen: dict[str, list[str]] = {}
+    for name in ("alice", "mallory"):
+        outcomes = []
+        for _ in range(LOCK_THRESHOLD + 1):
+            try:
+                await login.authenticate(name, "wrong")
+            except LoginLocked as exc:
+                outcomes.append(f"locked {exc.retry_after}")
+            except LoginFailed:
+                outcomes.append("failed")
+        seen[name] = outcomes
+    assert seen["alice"] == seen["mallory"]
+    assert seen["mallory"][-1] == f"locked {LOCK_BASE}"
+    clock.advance(LOCK_BASE)
+    with pytest.raises(LoginFailed):
+        await login.authenticate("mallory", "wrong")
+
+
+async def test_unknown_usernames_are_remembered_in_a_bounded_table(
+    login: LoginService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mintage.core.login.PHANTOM_CAPACITY", 3)
+    for name in ("a", "b", "c", "d"):
         with pytest.raises(LoginFailed):
-            await login.authenticate("mallory", "x")
+            await login.authenticate(name, "wrong")
+    assert list(login._phantoms) == ["b", "c", "d"]

@@ -7,12 +7,15 @@ While locked, no password is checked at all, so guessing gains nothing.
 
 A wrong password and an unknown user raise the same :class:`LoginFailed`, and both cost
 one Argon2 verification (a dummy hash for unknown users), so neither the answer nor its
-timing says which usernames exist.
+timing says which usernames exist.  Unknown usernames are locked out on the same
+schedule too (in a bounded table in this process): otherwise the lock-out itself would
+tell an attacker that a name exists, since only real accounts would ever lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 
 from . import passwords
 from .clock import Clock
@@ -22,6 +25,8 @@ from .storage import LoginAttemptStore, UserStore
 LOCK_THRESHOLD = 5
 LOCK_BASE = 30
 LOCK_CAP = 15 * 60
+#: unknown usernames whose failures are remembered (oldest forgotten first)
+PHANTOM_CAPACITY = 10_000
 
 
 class LoginError(Exception):
@@ -57,6 +62,15 @@ class LoginService:
         self._users = users
         self._attempts = attempts
         self._clock = clock
+        # username -> (failures, locked_until) for names with no account
+        self._phantoms: OrderedDict[str, tuple[int, int]] = OrderedDict()
+
+    def _phantom_failure(self, username: str, now: int) -> None:
+        failures = self._phantoms.pop(username, (0, 0))[0] + 1
+        seconds = lock_seconds(failures)
+        self._phantoms[username] = (failures, now + seconds if seconds else 0)
+        if len(self._phantoms) > PHANTOM_CAPACITY:
+            self._phantoms.popitem(last=False)
 
     async def authenticate(self, username: str, password: str) -> User:
         """The user, or :class:`LoginFailed` / :class:`LoginLocked`."""
@@ -64,9 +78,14 @@ class LoginService:
         now = self._clock()
         if user is not None and user.locked_until is not None and user.locked_until > now:
             raise LoginLocked(user.locked_until - now)
+        if user is None:
+            phantom_lock = self._phantoms.get(username, (0, 0))[1]
+            if phantom_lock > now:
+                raise LoginLocked(phantom_lock - now)
         # Verified even for unknown users, against a dummy hash: same work, same time.
         ok = await passwords.verify_password(user.password_hash if user else None, password)
         if user is None:
+            self._phantom_failure(username, now)
             raise LoginFailed
         if not ok:
             failures = await self._attempts.note_login_failure(user.user_id)
