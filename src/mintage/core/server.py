@@ -122,21 +122,17 @@ class AuthorizationServer:
             return error_response(ServerError())
 
     async def handle_resource(self, request: OAuthRequest) -> OAuthResponse:
-        """Run the protected resource, with RFC 6750 §3 challenges on errors."""
+        """Run the protected resource: :meth:`handle`, with RFC 6750 §3 challenges."""
+        return await self.handle(self._resource_with_challenge, request)
+
+    async def _resource_with_challenge(self, request: OAuthRequest) -> OAuthResponse:
         try:
             return await self.resource(request)
         except OAuthError as exc:
+            if exc.status_code not in (400, 401, 403):
+                raise
             response = error_response(exc)
-            if exc.status_code in (400, 401, 403):
-                header = challenge(self.config.realm, exc, " ".join(self.resource.required))
-                return OAuthResponse(
-                    response.status,
-                    response.body,
-                    (*response.headers, ("www-authenticate", header)),
-                )
-            return response
-        except StorageUnavailableError:
-            return error_response(TemporarilyUnavailableError("storage is unavailable"))
-        except Exception:
-            log.exception("unexpected error", extra={"path": request.path})
-            return error_response(ServerError())
+            header = challenge(self.config.realm, exc, " ".join(self.resource.required))
+            return OAuthResponse(
+                response.status, response.body, (*response.headers, ("www-authenticate", header))
+            )
