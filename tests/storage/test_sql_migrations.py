@@ -24,13 +24,15 @@ from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.schema import metadata
 from mintage.storage.sql.sqlite import SQLiteStorage
 
-HEAD = "0002"
+HEAD = "0003"
 TABLES = {
     "alembic_version",
+    "audit_events",
     "authorization_codes",
     "clients",
     "consents",
     "sessions",
+    "signing_keys",
     "tokens",
     "users",
 }

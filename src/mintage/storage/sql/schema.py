@@ -19,7 +19,18 @@ SQLite and the in-memory store do.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, Table, Text, text, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+    true,
+)
 
 metadata = MetaData()
 
@@ -39,6 +50,10 @@ clients = Table(
     Column("refresh_token_lifetime", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("require_pkce", Boolean, nullable=False, server_default=true()),
+    #: ``jwt`` (RFC 9068) or ``opaque``; ``NULL`` follows the server default
+    Column("access_token_format", Text, nullable=True),
+    #: OpenID Connect RP-Initiated Logout 1.0 §3, space-separated
+    Column("post_logout_redirect_uris", Text, nullable=False, server_default=""),
 )
 
 tokens = Table(
@@ -54,6 +69,10 @@ tokens = Table(
     Column("subject", Text, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
     Column("consumed_at", BigInteger, nullable=True),
+    #: when the user signed in (OpenID Connect Core §12.2: refreshed ID tokens keep it)
+    Column("auth_time", BigInteger, nullable=True),
+    #: the sealed rotation response, kept during the refresh grace window only
+    Column("successor", Text, nullable=True),
     # revoke_family (RFC 9700 §4.14.2), purge_expired, delete_client (the first column
     # of the last index) and revoke_for_subject stay indexed lookups as the table grows
     # (DESIGN §5).
@@ -117,4 +136,42 @@ sessions = Table(
     Column("expires_at", BigInteger, nullable=False),
     Index("ix_sessions_expires_at", "expires_at"),
     Index("ix_sessions_user_id", "user_id"),
+)
+
+#: JWS signing keys (RFC 7517).  The private JWK is sealed with the key-encryption key;
+#: ``not_before`` publishes a key before it signs, ``publish_until`` keeps a retired key
+#: in JWKS until every token it signed has expired.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", KeyText, primary_key=True),
+    Column("alg", Text, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("private_jwk_sealed", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("not_before", BigInteger, nullable=False),
+    Column("retired_at", BigInteger, nullable=True),
+    Column("publish_until", BigInteger, nullable=True),
+)
+
+#: Security events (``mintage audit``); ``detail`` is a JSON object without secrets.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("at", BigInteger, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("client_id", KeyText, nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("ip", Text, nullable=True),
+    Column("request_id", Text, nullable=True),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_event_at", "event", "at"),
+    Index("ix_audit_events_client_id_at", "client_id", "at"),
 )
