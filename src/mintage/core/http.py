@@ -36,6 +36,8 @@ class OAuthRequest:
     query: Mapping[str, list[str]] = field(default_factory=dict)
     body: bytes = b""
     client_ip: str | None = None
+    #: correlates logs and audit events of one request (set by the web adapter)
+    request_id: str | None = None
 
     @property
     def content_type(self) -> str:
