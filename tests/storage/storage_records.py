@@ -20,6 +20,8 @@ def client(client_id: str = "client-1", **changes: object) -> Client:
         access_token_lifetime=600,
         refresh_token_lifetime=86_400,
         created_at=NOW - 100,
+        access_token_format="jwt",
+        post_logout_redirect_uris=("https://app.example/bye", "https://app.example/bye?é=1"),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -34,6 +36,7 @@ def token(digest: str = "digest-1", **changes: object) -> Token:
         expires_at=NOW + 3600,
         family_id="family-1",
         subject="user-1",
+        auth_time=NOW - 500,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

@@ -34,6 +34,11 @@ class Client:
     #: RFC 9700 §2.1.1: PKCE for every client by default; only a confidential client
     #: may be relaxed (public clients always need it).
     require_pkce: bool = True
+    #: ``"jwt"`` (RFC 9068) or ``"opaque"``; ``None`` follows the server default
+    access_token_format: str | None = None
+    #: OpenID Connect RP-Initiated Logout 1.0 §3: where the client may ask to land after
+    #: logout, matched exactly like ``redirect_uris``
+    post_logout_redirect_uris: tuple[str, ...] = ()
 
     @property
     def is_public(self) -> bool:
@@ -59,6 +64,8 @@ class Token:
     subject: str | None = None
     revoked_at: int | None = None
     consumed_at: int | None = None
+    #: when the user signed in, for the ID token of a refresh (OpenID Connect Core §12.2)
+    auth_time: int | None = None
 
     def is_active(self, now: int) -> bool:
         return self.revoked_at is None and self.expires_at > now
@@ -123,3 +130,30 @@ class Session:
     user_id: str
     auth_time: int
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A JWS signing key (RFC 7515, RFC 7517) with its publication window.
+
+    ``public_jwk`` is the public JWK as JSON text; ``private_jwk_sealed`` is the private
+    JWK sealed with the key-encryption key (:mod:`mintage.core.sealing`): a database
+    dump yields no usable key.  The key is published in JWKS from ``created_at``, signs
+    from ``not_before`` (so relying parties can fetch it first) until ``retired_at``, and
+    stays published until ``publish_until`` (every token it signed has expired by then).
+    """
+
+    kid: str
+    alg: str
+    public_jwk: str
+    private_jwk_sealed: str
+    created_at: int
+    not_before: int
+    retired_at: int | None = None
+    publish_until: int | None = None
+
+    def signs_at(self, now: int) -> bool:
+        return self.not_before <= now and (self.retired_at is None or now < self.retired_at)
+
+    def published_at(self, now: int) -> bool:
+        return self.publish_until is None or now < self.publish_until

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from .models import AuthorizationCode, Client, Consent, Session, Token, User
+from .models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
 
 
 @runtime_checkable
@@ -172,6 +172,23 @@ class SubjectTokenStore(Protocol):
         ...
 
 
+@runtime_checkable
+class KeyStore(Protocol):
+    """JWS signing keys (RFC 7517), private parts sealed (see :class:`SigningKey`)."""
+
+    async def list_signing_keys(self) -> list[SigningKey]:
+        """Every key, ordered by ``created_at`` then ``kid``."""
+        ...
+
+    async def save_signing_key(self, key: SigningKey) -> None:
+        """Insert or replace the key (by ``kid``)."""
+        ...
+
+    async def delete_signing_key(self, kid: str) -> bool:
+        """Forget the key; ``True`` if it existed."""
+        ...
+
+
 class Storage(
     ClientStore,
     TokenStore,
@@ -181,6 +198,7 @@ class Storage(
     SessionStore,
     LoginAttemptStore,
     SubjectTokenStore,
+    KeyStore,
     Protocol,
 ):
     """Everything the server needs, plus lifecycle hooks.

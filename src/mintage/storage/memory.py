@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..core.models import AuthorizationCode, Client, Consent, Session, Token, User
+from ..core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
 
 
 class MemoryStorage:
@@ -20,6 +20,7 @@ class MemoryStorage:
         self.codes: dict[str, AuthorizationCode] = {}
         self.consents: dict[tuple[str, str], Consent] = {}
         self.sessions: dict[str, Session] = {}
+        self.signing_keys: dict[str, SigningKey] = {}
 
     async def open(self) -> None:
         return None
@@ -177,3 +178,13 @@ class MemoryStorage:
         if other is not None and other.user_id != user.user_id:
             raise ValueError(f"username {user.username!r} is taken")
         self.users[user.user_id] = user
+
+    # signing keys
+    async def list_signing_keys(self) -> list[SigningKey]:
+        return sorted(self.signing_keys.values(), key=lambda k: (k.created_at, k.kid))
+
+    async def save_signing_key(self, key: SigningKey) -> None:
+        self.signing_keys[key.kid] = key
+
+    async def delete_signing_key(self, kid: str) -> bool:
+        return self.signing_keys.pop(kid, None) is not None

@@ -37,7 +37,7 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from ...core.errors import StorageUnavailableError
-from ...core.models import AuthorizationCode, Client, Consent, Session, Token, User
+from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .queries import POSTGRES as Q
@@ -50,6 +50,8 @@ from .rows import (
     consent_params,
     session_from_row,
     session_params,
+    signing_key_from_row,
+    signing_key_params,
     token_from_row,
     token_params,
     user_from_row,
@@ -321,3 +323,13 @@ class PostgresStorage:
             await self._execute(Q.save_user, *user_params(user))
         except pg_errors.UniqueViolationError as exc:
             raise ValueError(f"username {user.username!r} is taken") from exc
+
+    # signing keys (RFC 7517)
+    async def list_signing_keys(self) -> list[SigningKey]:
+        return [signing_key_from_row(row) for row in await self._fetch(Q.list_signing_keys)]
+
+    async def save_signing_key(self, key: SigningKey) -> None:
+        await self._execute(Q.save_signing_key, *signing_key_params(key))
+
+    async def delete_signing_key(self, kid: str) -> bool:
+        return await self._execute(Q.delete_signing_key, kid) > 0

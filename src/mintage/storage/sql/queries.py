@@ -25,25 +25,29 @@ class Statements:
     # clients (RFC 6749 §2)
     get_client: str = (
         "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
-        " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce"
+        " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce,"
+        " access_token_format, post_logout_redirect_uris"
         " FROM clients WHERE client_id = $1"
     )
     list_clients: str = (
         "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
-        " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce"
+        " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce,"
+        " access_token_format, post_logout_redirect_uris"
         " FROM clients ORDER BY created_at, client_id"
     )
     save_client: str = (
         "INSERT INTO clients (client_id, name, grant_types, scopes, redirect_uris,"
         " secret_digest, access_token_lifetime, refresh_token_lifetime, created_at,"
-        " require_pkce)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " require_pkce, access_token_format, post_logout_redirect_uris)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name,"
         " grant_types = excluded.grant_types, scopes = excluded.scopes,"
         " redirect_uris = excluded.redirect_uris, secret_digest = excluded.secret_digest,"
         " access_token_lifetime = excluded.access_token_lifetime,"
         " refresh_token_lifetime = excluded.refresh_token_lifetime,"
-        " created_at = excluded.created_at, require_pkce = excluded.require_pkce"
+        " created_at = excluded.created_at, require_pkce = excluded.require_pkce,"
+        " access_token_format = excluded.access_token_format,"
+        " post_logout_redirect_uris = excluded.post_logout_redirect_uris"
     )
     delete_client_tokens: str = "DELETE FROM tokens WHERE client_id = $1"
     delete_client_codes: str = "DELETE FROM authorization_codes WHERE client_id = $1"
@@ -53,12 +57,12 @@ class Statements:
     # tokens
     save_token: str = (
         "INSERT INTO tokens (digest, kind, client_id, scope, issued_at, expires_at,"
-        " family_id, subject, revoked_at, consumed_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " family_id, subject, revoked_at, consumed_at, auth_time)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
     get_token: str = (
         "SELECT digest, kind, client_id, scope, issued_at, expires_at, family_id, subject,"
-        " revoked_at, consumed_at FROM tokens WHERE digest = $1"
+        " revoked_at, consumed_at, auth_time FROM tokens WHERE digest = $1"
     )
     # RFC 9700 §4.14 / DESIGN §4: the check and the mark are one statement, so of any
     # number of concurrent redemptions exactly one sees its row updated.  RETURNING gives
@@ -67,7 +71,7 @@ class Statements:
         "UPDATE tokens SET consumed_at = $2 WHERE digest = $1 AND consumed_at IS NULL"
         " AND revoked_at IS NULL AND expires_at > $2"
         " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
-        " subject, revoked_at, CAST(NULL AS BIGINT)"
+        " subject, revoked_at, CAST(NULL AS BIGINT), auth_time"
     )
     revoke_token: str = "UPDATE tokens SET revoked_at = $2 WHERE digest = $1 AND revoked_at IS NULL"
     # RFC 7009 §2.1, RFC 9700 §4.14.2: reuse of a rotated refresh token kills the family.
@@ -172,6 +176,21 @@ class Statements:
         " claims = excluded.claims, failed_logins = excluded.failed_logins,"
         " locked_until = excluded.locked_until"
     )
+
+    # signing keys (RFC 7517)
+    list_signing_keys: str = (
+        "SELECT kid, alg, public_jwk, private_jwk_sealed, created_at, not_before,"
+        " retired_at, publish_until FROM signing_keys ORDER BY created_at, kid"
+    )
+    save_signing_key: str = (
+        "INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_sealed, created_at,"
+        " not_before, retired_at, publish_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg,"
+        " public_jwk = excluded.public_jwk, private_jwk_sealed = excluded.private_jwk_sealed,"
+        " created_at = excluded.created_at, not_before = excluded.not_before,"
+        " retired_at = excluded.retired_at, publish_until = excluded.publish_until"
+    )
+    delete_signing_key: str = "DELETE FROM signing_keys WHERE kid = $1"
 
     def translated(self) -> Statements:
         """The same statements with ``?n`` parameters (SQLite)."""

@@ -13,7 +13,16 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from ...core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
+from ...core.models import (
+    AuthorizationCode,
+    Client,
+    Consent,
+    Session,
+    SigningKey,
+    Token,
+    TokenKind,
+    User,
+)
 
 __all__ = [
     "Row",
@@ -25,6 +34,8 @@ __all__ = [
     "consent_params",
     "session_from_row",
     "session_params",
+    "signing_key_from_row",
+    "signing_key_params",
     "token_from_row",
     "token_params",
     "user_from_row",
@@ -56,6 +67,8 @@ def client_from_row(row: Row) -> Client:
         refresh_token_lifetime=row[7],
         created_at=row[8],
         require_pkce=bool(row[9]),
+        access_token_format=row[10],
+        post_logout_redirect_uris=_words(row[11]),
     )
 
 
@@ -71,6 +84,8 @@ def client_params(client: Client) -> tuple[Any, ...]:
         client.refresh_token_lifetime,
         client.created_at,
         bool(client.require_pkce),
+        client.access_token_format,
+        " ".join(client.post_logout_redirect_uris),
     )
 
 
@@ -86,6 +101,7 @@ def token_from_row(row: Row) -> Token:
         subject=row[7],
         revoked_at=row[8],
         consumed_at=row[9],
+        auth_time=row[10],
     )
 
 
@@ -101,6 +117,7 @@ def token_params(token: Token) -> tuple[Any, ...]:
         token.subject,
         token.revoked_at,
         token.consumed_at,
+        token.auth_time,
     )
 
 
@@ -178,3 +195,29 @@ def session_from_row(row: Row) -> Session:
 
 def session_params(session: Session) -> tuple[Any, ...]:
     return (session.digest, session.user_id, session.auth_time, session.expires_at)
+
+
+def signing_key_from_row(row: Row) -> SigningKey:
+    return SigningKey(
+        kid=row[0],
+        alg=row[1],
+        public_jwk=row[2],
+        private_jwk_sealed=row[3],
+        created_at=row[4],
+        not_before=row[5],
+        retired_at=row[6],
+        publish_until=row[7],
+    )
+
+
+def signing_key_params(key: SigningKey) -> tuple[Any, ...]:
+    return (
+        key.kid,
+        key.alg,
+        key.public_jwk,
+        key.private_jwk_sealed,
+        key.created_at,
+        key.not_before,
+        key.retired_at,
+        key.publish_until,
+    )

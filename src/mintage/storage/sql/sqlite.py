@@ -80,7 +80,7 @@ from types import TracebackType
 from typing import Any
 
 from ...core.errors import StorageUnavailableError
-from ...core.models import AuthorizationCode, Client, Consent, Session, Token, User
+from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
 from .checkpointer import Checkpointer
 from .client_cache import ClientCache
 from .migrate import sqlite_path, upgrade_schema
@@ -94,6 +94,8 @@ from .rows import (
     consent_params,
     session_from_row,
     session_params,
+    signing_key_from_row,
+    signing_key_params,
     token_from_row,
     token_params,
     user_from_row,
@@ -567,3 +569,13 @@ class SQLiteStorage:
             await self._write(Q.save_user, user_params(user))
         except sqlite3.IntegrityError as exc:
             raise ValueError(f"username {user.username!r} is taken") from exc
+
+    # signing keys (RFC 7517)
+    async def list_signing_keys(self) -> list[SigningKey]:
+        return [signing_key_from_row(row) for row in self._read_all(Q.list_signing_keys, ())]
+
+    async def save_signing_key(self, key: SigningKey) -> None:
+        await self._write(Q.save_signing_key, signing_key_params(key))
+
+    async def delete_signing_key(self, kid: str) -> bool:
+        return await self._write(Q.delete_signing_key, (kid,)) > 0
