@@ -50,3 +50,17 @@ def load_pepper(settings: Settings) -> bytes:
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value.encode()
+
+
+def load_key_encryption_key(settings: Settings) -> bytes | None:
+    """The configured key-encryption key, or ``None`` (derive it from the pepper)."""
+    if settings.key_encryption_key:
+        return settings.key_encryption_key.encode()
+    if settings.key_encryption_key_file:
+        value = settings.key_encryption_key_file.read_text().strip()
+        if len(value) < 32:
+            raise ValueError(
+                f"{settings.key_encryption_key_file}: the key-encryption key is shorter than 32"
+            )
+        return value.encode()
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
@@ -83,6 +83,46 @@ class Settings(BaseSettings):
         ge=60,
         description="Seconds a browser stays signed in after logging in (8 hours).",
     )
+    access_token_format: Literal["opaque", "jwt"] = Field(
+        "opaque",
+        description="Access tokens of clients registered without a format: `opaque` "
+        "(random, checked by introspection) or `jwt` (RFC 9068, verifiable offline "
+        "with the JWKS). Per client: `mintage client create --access-token-format`.",
+    )
+    access_token_signing_alg: Literal["RS256", "ES256", "EdDSA"] = Field(
+        "ES256",
+        description="JWS algorithm of JWT access tokens. ES256 signs several times "
+        "faster than RS256; ID tokens always use RS256 (OpenID Connect Core §15.1).",
+    )
+    access_token_audience: str | None = Field(
+        None,
+        description="`aud` of JWT access tokens (RFC 9068 §3); defaults to "
+        "`<issuer>/resource`. Resource servers check it.",
+    )
+    id_token_lifetime: int = Field(
+        3600, ge=60, description="ID token lifetime in seconds (OpenID Connect Core §2)."
+    )
+    key_encryption_key: str | None = Field(
+        None,
+        description="Key (≥ 32 characters) that seals signing keys at rest. Unset: a "
+        "key derived from the server secret. Keep it outside the database and its "
+        "backups (docs/operations.md).",
+    )
+    key_encryption_key_file: Path | None = Field(
+        None, description="File holding the key-encryption key (instead of the variable)."
+    )
+    key_publish_lead: int = Field(
+        600,
+        ge=0,
+        description="Seconds a rotated-in signing key is published in JWKS before it "
+        "signs anything, so relying parties that cache JWKS know it first.",
+    )
+    key_rotation_days: int = Field(
+        0,
+        ge=0,
+        description="Rotate signing keys automatically when the newest is this many "
+        "days old (0: only by `mintage keys rotate`).",
+    )
     max_body_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest accepted request body; larger answers 413."
     )
@@ -124,6 +164,10 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.secret_key is not None and len(self.secret_key) < 32:
             raise ValueError("secret_key must be at least 32 characters")
+        if self.key_encryption_key is not None and len(self.key_encryption_key) < 32:
+            raise ValueError("key_encryption_key must be at least 32 characters")
+        if self.key_encryption_key and self.key_encryption_key_file:
+            raise ValueError("set key_encryption_key or key_encryption_key_file, not both")
         if self.secret_key and self.secret_key_file:
             raise ValueError("set secret_key or secret_key_file, not both")
         if self.issuer is not None:

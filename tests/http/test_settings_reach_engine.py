@@ -19,6 +19,11 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         resource_scope="a b",
         allow_plain_pkce=True,
         session_lifetime=600,
+        access_token_format="jwt",
+        access_token_signing_alg="RS256",
+        access_token_audience="https://api.example",
+        id_token_lifetime=120,
+        key_publish_lead=5,
     )
     config = server_config(settings)
     assert config == ServerConfig(
@@ -30,6 +35,11 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         resource_scopes=("a", "b"),
         allow_plain_pkce=True,
         session_lifetime=600,
+        access_token_format="jwt",
+        access_token_signing_alg="RS256",
+        access_token_audience="https://api.example",
+        id_token_lifetime=120,
+        key_publish_lead=5,
     )
     defaults = ServerConfig(issuer="x")
     # Every field but the issuer and the realm differs from its default, so none of

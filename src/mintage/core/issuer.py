@@ -12,6 +12,7 @@ from typing import Any
 
 from .clock import Clock
 from .credentials import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, mint, new_id, token_digest
+from .jwt_tokens import JWTSigner, SignIn
 from .models import Client, Token, TokenKind
 from .scope import format_scope
 from .storage import TokenStore
@@ -29,11 +30,29 @@ class Lifetimes:
         )
 
 
+#: access token formats a client may be registered with (``--access-token-format``)
+ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
+
+
 class TokenIssuer:
-    def __init__(self, tokens: TokenStore, lifetimes: Lifetimes, clock: Clock) -> None:
+    """``jwt`` signs RFC 9068 access tokens for clients whose format (or the server
+    default, ``default_format``) is ``jwt``, and ID tokens; without it, every access
+    token is opaque and no ID token is issued."""
+
+    def __init__(
+        self,
+        tokens: TokenStore,
+        lifetimes: Lifetimes,
+        clock: Clock,
+        *,
+        jwt: JWTSigner | None = None,
+        default_format: str = "opaque",
+    ) -> None:
         self._tokens = tokens
         self._lifetimes = lifetimes
         self._clock = clock
+        self._jwt = jwt
+        self._default_format = default_format
 
     async def issue(
         self,
@@ -43,17 +62,32 @@ class TokenIssuer:
         subject: str | None,
         refresh: bool,
         family_id: str | None = None,
+        sign_in: SignIn | None = None,
     ) -> dict[str, Any]:
         """Store and describe a new access token, and a refresh token when asked.
 
         ``family_id`` continues a refresh-token family on rotation; a new grant starts
-        a new family.
+        a new family.  ``sign_in`` says how the user authenticated: with the ``openid``
+        scope it adds an ID token (OpenID Connect Core §3.1.3.3, §12.2), and its
+        ``auth_time`` is kept on the tokens for the ID tokens of later refreshes.
         """
         now = self._clock()
         lifetimes = self._lifetimes.for_client(client)
         family = family_id or new_id()
         scope = format_scope(scopes)
-        access = mint(ACCESS_TOKEN_PREFIX)
+        jwt = self._jwt
+        if jwt is not None and (client.access_token_format or self._default_format) == "jwt":
+            access = await jwt.access_token(
+                client_id=client.client_id,
+                subject=subject or client.client_id,
+                scope=scope,
+                issued_at=now,
+                expires_at=now + lifetimes.access,
+                sign_in=sign_in,
+            )
+        else:
+            access = mint(ACCESS_TOKEN_PREFIX)
+        auth_time = sign_in.auth_time if sign_in is not None else None
         response: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
@@ -71,6 +105,7 @@ class TokenIssuer:
                 expires_at=now + lifetime,
                 family_id=family,
                 subject=subject,
+                auth_time=auth_time,
             )
 
         records = [record(access, TokenKind.ACCESS, lifetimes.access)]
@@ -78,6 +113,14 @@ class TokenIssuer:
             refresh_token = mint(REFRESH_TOKEN_PREFIX)
             records.append(record(refresh_token, TokenKind.REFRESH, lifetimes.refresh))
             response["refresh_token"] = refresh_token
+        if jwt is not None and sign_in is not None and subject and "openid" in scopes:
+            response["id_token"] = await jwt.id_token(
+                client_id=client.client_id,
+                subject=subject,
+                issued_at=now,
+                sign_in=sign_in,
+                access_token=access,
+            )
         # Saved side by side: a batching store (SQLite's group commit) commits both in
         # one transaction.  Should one write fail, the response is an error and the
         # other token, never sent, is unknown to anyone.

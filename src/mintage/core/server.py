@@ -27,7 +27,10 @@ from .grants.password import PasswordGrant
 from .grants.refresh_token import RefreshTokenGrant
 from .http import OAuthRequest, OAuthResponse, error_response
 from .issuer import Lifetimes, TokenIssuer
+from .jwt_tokens import JWTSigner
+from .keyring import KeyRing
 from .login import LoginService
+from .sealing import Sealer, derive_key
 from .sessions import SessionService
 from .storage import Storage
 
@@ -58,6 +61,24 @@ class ServerConfig:
     allow_plain_pkce: bool = False
     #: lifetime of a signed-in browser session, in seconds
     session_lifetime: int = 8 * 3600
+    #: ``opaque`` or ``jwt`` (RFC 9068) for clients registered without a format
+    access_token_format: str = "opaque"
+    access_token_signing_alg: str = "ES256"
+    #: ``aud`` of JWT access tokens; ``None``: ``<issuer>/resource``
+    access_token_audience: str | None = None
+    id_token_lifetime: int = 3600
+    #: seconds a new signing key is published before it signs (RFC 7517 rotation)
+    key_publish_lead: int = 600
+
+    @property
+    def signing_algs(self) -> tuple[str, ...]:
+        """RS256 for ID tokens (OpenID Connect Core §15.1), plus the access-token one."""
+        return tuple(dict.fromkeys(("RS256", self.access_token_signing_alg)))
+
+    @property
+    def longest_token_lifetime(self) -> int:
+        """How long a retired key must stay published, at least (see KeyRing)."""
+        return max(self.access_token_lifetime, self.id_token_lifetime)
 
 
 class AuthorizationServer:
@@ -69,14 +90,38 @@ class AuthorizationServer:
         storage: Storage,
         pepper: bytes,
         clock: Clock = system_clock,
+        *,
+        key_encryption_key: bytes | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
         self.clock = clock
         self.hasher = SecretHasher(pepper)
         authenticator = ClientAuthenticator(storage, self.hasher)
+        # Signing keys are sealed with the key-encryption key, or by default with a key
+        # derived from the server secret (never the secret itself: HKDF with a purpose).
+        sealer = Sealer(derive_key(key_encryption_key or pepper, "mintage signing-key sealing"))
+        #: the signing keys (RFC 7517): JWT access tokens and ID tokens
+        self.keys = KeyRing(
+            storage,
+            sealer,
+            clock,
+            algs=config.signing_algs,
+            publish_lead=config.key_publish_lead,
+        )
+        self.jwt = JWTSigner(
+            self.keys,
+            issuer=config.issuer,
+            access_token_alg=config.access_token_signing_alg,
+            audience=config.access_token_audience or f"{config.issuer}/resource",
+            id_token_lifetime=config.id_token_lifetime,
+        )
         issuer = TokenIssuer(
-            storage, Lifetimes(config.access_token_lifetime, config.refresh_token_lifetime), clock
+            storage,
+            Lifetimes(config.access_token_lifetime, config.refresh_token_lifetime),
+            clock,
+            jwt=self.jwt,
+            default_format=config.access_token_format,
         )
         ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=storage)
         self.token = TokenEndpoint([g() for g in GRANTS], authenticator, ctx)

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from ..core.clock import Clock, system_clock
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import Storage
-from ..secret_key import load_pepper
+from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
 from ..storage import open_storage
 from .asgi import EngineEndpoint, HotPaths
@@ -113,6 +113,11 @@ def server_config(settings: Settings) -> ServerConfig:
         resource_scopes=settings.resource_scopes,
         allow_plain_pkce=settings.allow_plain_pkce,
         session_lifetime=settings.session_lifetime,
+        access_token_format=settings.access_token_format,
+        access_token_signing_alg=settings.access_token_signing_alg,
+        access_token_audience=settings.access_token_audience,
+        id_token_lifetime=settings.id_token_lifetime,
+        key_publish_lead=settings.key_publish_lead,
     )
 
 
@@ -132,7 +137,13 @@ def create_app(
     settings = settings or Settings()
     storage = storage if storage is not None else open_storage(settings.database_url)
     pepper = pepper if pepper is not None else load_pepper(settings)
-    server = AuthorizationServer(server_config(settings), storage, pepper, clock)
+    server = AuthorizationServer(
+        server_config(settings),
+        storage,
+        pepper,
+        clock,
+        key_encryption_key=load_key_encryption_key(settings),
+    )
     web = MintageApp(settings, storage, server)
     limit = settings.max_body_bytes
 

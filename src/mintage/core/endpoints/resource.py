@@ -11,6 +11,7 @@ from ..clock import Clock
 from ..credentials import ACCESS_TOKEN_PREFIX, token_digest, well_formed
 from ..errors import InsufficientScopeError, InvalidRequestError, InvalidTokenError, OAuthError
 from ..http import OAuthRequest, OAuthResponse, json_response
+from ..jose import looks_like_jws
 from ..models import Token, TokenKind
 from ..params import FORM, parse_form, query_params
 from ..storage import TokenStore
@@ -78,7 +79,9 @@ class BearerVerifier:
 
     async def verify(self, request: OAuthRequest, required: tuple[str, ...] = ()) -> Token:
         value = self.extract(request)
-        if not well_formed(value, ACCESS_TOKEN_PREFIX):
+        # A JWT access token is checked against its stored record (see find_token): that
+        # record carries revocation, which the signature alone cannot tell.
+        if not (well_formed(value, ACCESS_TOKEN_PREFIX) or looks_like_jws(value)):
             raise InvalidTokenError("the access token is malformed")
         token = await self._tokens.get_token(token_digest(value))
         if (

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from ..client_auth import AuthenticatedClient
 from ..credentials import AUTHORIZATION_CODE_PREFIX, token_digest, well_formed
 from ..errors import InvalidGrantError
+from ..jwt_tokens import SignIn
 from ..models import AuthorizationCode, Client
 from ..params import require
 from ..pkce import verify
@@ -67,7 +68,12 @@ class AuthorizationCodeGrant:
         # Tokens are stored before the code is consumed, as in the refresh grant: if
         # the store fails in between, the code is still unspent and a retry works.
         response = await ctx.issuer.issue(
-            client.client, scopes, subject=code.subject, refresh=refresh, family_id=code.family_id
+            client.client,
+            scopes,
+            subject=code.subject,
+            refresh=refresh,
+            family_id=code.family_id,
+            sign_in=SignIn(auth_time=code.auth_time, nonce=code.nonce),
         )
         won = await codes.consume_code(digest, now)
         if won is None:

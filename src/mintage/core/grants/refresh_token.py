@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from ..client_auth import AuthenticatedClient
 from ..credentials import REFRESH_TOKEN_PREFIX, token_digest, well_formed
 from ..errors import InvalidGrantError
+from ..jwt_tokens import SignIn
 from ..models import TokenKind
 from ..params import require
 from ..scope import narrowed_scope, parse_scope
@@ -57,8 +58,16 @@ class RefreshTokenGrant:
         # between the two writes, the parent is still unspent and the client's retry
         # succeeds, instead of looking like reuse and costing the user the grant
         # (DESIGN §2).  Successors of a request that then loses are never sent out.
+        # OpenID Connect Core §12.2: a refresh of an ``openid`` grant returns a new ID
+        # token, with the original sign-in's auth_time (and no nonce).
+        sign_in = None if token.auth_time is None else SignIn(auth_time=token.auth_time)
         response = await ctx.issuer.issue(
-            client.client, scopes, subject=token.subject, refresh=True, family_id=token.family_id
+            client.client,
+            scopes,
+            subject=token.subject,
+            refresh=True,
+            family_id=token.family_id,
+            sign_in=sign_in,
         )
         won = await ctx.tokens.consume_token(digest, now)
         if won is None:
