@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mintage.core.oidc.claims import claims_supported
 from oauth_testkit import MakeServer, Server
 
 
@@ -42,7 +43,21 @@ async def test_metadata_lists_exactly_what_is_enabled(make_server: MakeServer) -
             "client_secret_basic",
             "client_secret_post",
         ],
+        # OpenID Connect Discovery 1.0 §3
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "end_session_endpoint": f"{issuer}/oauth/logout",
+        "scopes_supported": ["address", "email", "openid", "phone", "profile"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": claims_supported(),
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent"],
     }
+    openid = await server.http.get("/.well-known/openid-configuration")
+    assert openid.status_code == 200 and openid.json() == response.json()
 
 
 async def test_metadata_endpoints_are_served_where_it_says(server: Server) -> None:

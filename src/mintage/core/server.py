@@ -30,6 +30,8 @@ from .issuer import Lifetimes, TokenIssuer
 from .jwt_tokens import JWTSigner
 from .keyring import KeyRing
 from .login import LoginService
+from .oidc.discovery import JWKSEndpoint, openid_configuration
+from .oidc.userinfo import UserinfoEndpoint
 from .sealing import Sealer, derive_key
 from .sessions import SessionService
 from .storage import Storage
@@ -142,12 +144,21 @@ class AuthorizationServer:
         self.introspection = IntrospectionEndpoint(storage, authenticator, clock, config.issuer)
         self.bearer = BearerVerifier(storage, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)
+        #: OpenID Connect Core §5.3
+        self.userinfo = UserinfoEndpoint(self.bearer, storage)
+        #: RFC 7517 §5
+        self.jwks = JWKSEndpoint(self.keys)
+        # One document at both well-known URLs: RFC 8414 §2 allows the OpenID Provider
+        # fields, and clients that know only one of the two find everything.
         self.metadata = MetadataEndpoint(
-            metadata_document(
-                config.issuer,
-                self.token.grants,
-                SUPPORTED_METHODS,
-                pkce_methods=("S256", "plain") if config.allow_plain_pkce else ("S256",),
+            openid_configuration(
+                metadata_document(
+                    config.issuer,
+                    self.token.grants,
+                    SUPPORTED_METHODS,
+                    pkce_methods=("S256", "plain") if config.allow_plain_pkce else ("S256",),
+                ),
+                id_token_algs=("RS256",),
             )
         )
 
@@ -170,14 +181,26 @@ class AuthorizationServer:
         """Run the protected resource: :meth:`handle`, with RFC 6750 §3 challenges."""
         return await self.handle(self._resource_with_challenge, request)
 
+    async def handle_userinfo(self, request: OAuthRequest) -> OAuthResponse:
+        """Run UserInfo: :meth:`handle`, with RFC 6750 §3 challenges (Core §5.3.3)."""
+        return await self.handle(self._userinfo_with_challenge, request)
+
     async def _resource_with_challenge(self, request: OAuthRequest) -> OAuthResponse:
+        return await self._bearer_challenge(self.resource, self.resource.required, request)
+
+    async def _userinfo_with_challenge(self, request: OAuthRequest) -> OAuthResponse:
+        return await self._bearer_challenge(self.userinfo, self.userinfo.required, request)
+
+    async def _bearer_challenge(
+        self, endpoint: Handler, required: tuple[str, ...], request: OAuthRequest
+    ) -> OAuthResponse:
         try:
-            return await self.resource(request)
+            return await endpoint(request)
         except OAuthError as exc:
             if exc.status_code not in (400, 401, 403):
                 raise
             response = error_response(exc)
-            header = challenge(self.config.realm, exc, " ".join(self.resource.required))
+            header = challenge(self.config.realm, exc, " ".join(required))
             return OAuthResponse(
                 response.status, response.body, (*response.headers, ("www-authenticate", header))
             )

@@ -65,6 +65,8 @@ class MintageApp:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.storage.open()
+        # First start: a signing key per configured algorithm (RFC 7517).
+        await self.server.keys.ensure()
         if self.settings.purge_interval:
             self._purge_task = asyncio.create_task(self._purge_loop())
         try:
@@ -160,6 +162,17 @@ def create_app(
             EngineEndpoint(server.metadata, limit),
             methods=["GET"],
         ),
+        Route(
+            "/.well-known/openid-configuration",
+            EngineEndpoint(server.metadata, limit),
+            methods=["GET"],
+        ),
+        Route(
+            "/.well-known/jwks.json",
+            EngineEndpoint(functools.partial(server.handle, server.jwks), limit),
+            methods=["GET"],
+        ),
+        Route("/userinfo", EngineEndpoint(server.handle_userinfo, limit), methods=["GET", "POST"]),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
         *page_routes(server, pepper, limit),
