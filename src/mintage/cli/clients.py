@@ -42,6 +42,8 @@ def client_record(client: Client) -> dict[str, Any]:
         "access_token_lifetime": client.access_token_lifetime,
         "refresh_token_lifetime": client.refresh_token_lifetime,
         "created_at": client.created_at,
+        "access_token_format": client.access_token_format,
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
     }
 
 
@@ -67,6 +69,8 @@ def describe_client(client: Client, secret: str | None = None) -> None:
         ("PKCE", "required" if client.require_pkce else "optional"),
         ("access token", _lifetime(client.access_token_lifetime)),
         ("refresh token", _lifetime(client.refresh_token_lifetime)),
+        ("token format", client.access_token_format or "server default"),
+        ("logout URIs", " ".join(client.post_logout_redirect_uris) or "(none)"),
     ]
     for label, value in rows:
         _row(label, value)
@@ -106,6 +110,18 @@ def client_group() -> None:
 @click.option(
     "--refresh-token-lifetime", type=int, metavar="SECONDS", help="Override the server's."
 )
+@click.option(
+    "--access-token-format",
+    type=click.Choice(["opaque", "jwt"]),
+    help="Access tokens for this client: opaque, or JWT (RFC 9068); default: the server's.",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    metavar="URI",
+    help="Where RP-initiated logout may return (OpenID Connect); repeatable.",
+)
 @json_option
 @database_url_option
 @click.pass_context
@@ -119,6 +135,8 @@ def create(
     no_require_pkce: bool,
     access_token_lifetime: int | None,
     refresh_token_lifetime: int | None,
+    access_token_format: str | None,
+    post_logout_redirect_uris: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client and print its id and, once, its secret."""
@@ -138,6 +156,8 @@ def create(
                 require_pkce=not no_require_pkce,
                 access_token_lifetime=access_token_lifetime,
                 refresh_token_lifetime=refresh_token_lifetime,
+                access_token_format=access_token_format,
+                post_logout_redirect_uris=post_logout_redirect_uris,
             )
         except ValueError as exc:
             raise BadInputError(str(exc)) from None

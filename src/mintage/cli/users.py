@@ -3,6 +3,7 @@ grant, §4.3), and the consents they gave to clients."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
@@ -12,6 +13,7 @@ from ..core.clock import system_clock
 from ..core.consent import ConsentService
 from ..core.credentials import new_id
 from ..core.models import Consent, User
+from ..core.oidc.claims import SETTABLE_CLAIMS
 from ..core.passwords import hash_password
 from ..core.storage import Storage
 from .context import (
@@ -147,3 +149,55 @@ def revoke_consent(ctx: click.Context, username: str, client_id: str, as_json: b
     else:
         plural = "" if revoked == 1 else "s"
         click.echo(f"withdrew {username}'s consent to {client_id}; revoked {revoked} token{plural}")
+
+
+def _claim_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    claims: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise BadInputError(f"{pair!r}: give claims as NAME=VALUE")
+        if name not in SETTABLE_CLAIMS:
+            raise BadInputError(
+                f"{name!r} is not a standard claim (OpenID Connect Core §5.1); "
+                f"known: {', '.join(sorted(SETTABLE_CLAIMS))}"
+            )
+        claims[name] = value
+    return claims
+
+
+@user_group.command("set-claims")
+@click.argument("username")
+@click.argument("claims", nargs=-1, metavar="NAME=VALUE...")
+@click.option("--unset", "unset", multiple=True, metavar="NAME", help="Remove a claim; repeatable.")
+@json_option
+@database_url_option
+@click.pass_context
+def set_claims(
+    ctx: click.Context,
+    username: str,
+    claims: tuple[str, ...],
+    unset: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Set the user's standard claims (released by the profile, email, address and
+    phone scopes), e.g. `email=alice@example.com email_verified=true name="Alice A"`;
+    an empty value removes one."""
+    changes = _claim_pairs(claims)
+    settings = load_settings(ctx)
+
+    async def action(store: Storage) -> User:
+        user = await _user(store, username)
+        merged = {**user.claims, **changes}
+        for name in (*unset, *(n for n, v in changes.items() if v == "")):
+            merged.pop(name, None)
+        user = dataclasses.replace(user, claims=merged)
+        await store.save_user(user)
+        return user
+
+    user = with_store(settings, action)
+    if as_json:
+        echo_json({"user_id": user.user_id, "username": user.username, "claims": user.claims})
+    else:
+        for name, value in sorted(user.claims.items()):
+            click.echo(f"{name + ':':<24} {value}")

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from .clock import Clock, system_clock
 from .credentials import SecretHasher, new_id
+from .issuer import ACCESS_TOKEN_FORMATS
 from .models import Client
 from .scope import parse_scope
 from .storage import ClientStore
@@ -51,6 +52,8 @@ async def register_client(
     refresh_token_lifetime: int | None = None,
     client_id: str | None = None,
     require_pkce: bool = True,
+    access_token_format: str | None = None,
+    post_logout_redirect_uris: Iterable[str] = (),
     clock: Clock = system_clock,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients).
@@ -78,6 +81,10 @@ async def register_client(
         raise ValueError("a public client always requires PKCE (RFC 9700 §2.1.1)")
     scope_list = _split(scopes)
     parse_scope(" ".join(scope_list) or None)  # InvalidScopeError on bad characters
+    if access_token_format not in (None, *ACCESS_TOKEN_FORMATS):
+        raise ValueError(f"access token format must be one of {', '.join(ACCESS_TOKEN_FORMATS)}")
+    # RP-Initiated Logout 1.0 §3.1: registered like redirect URIs, matched exactly.
+    logout_uris = tuple(validate_redirect_uri(u) for u in _split(post_logout_redirect_uris))
     for lifetime in (access_token_lifetime, refresh_token_lifetime):
         if lifetime is not None and lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
@@ -93,6 +100,8 @@ async def register_client(
         refresh_token_lifetime=refresh_token_lifetime,
         created_at=clock(),
         require_pkce=require_pkce,
+        access_token_format=access_token_format,
+        post_logout_redirect_uris=logout_uris,
     )
     if await clients.get_client(client.client_id) is not None:
         raise ValueError(f"client {client.client_id} already exists")
