@@ -8,6 +8,7 @@ from .. import __version__
 from .clients import client_group
 from .context import database_url_option
 from .db import db_group
+from .keys import keys_group
 from .serve import serve
 from .tokens import tokens_group
 from .users import user_group
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, db_group, client_group, user_group, tokens_group):
+for command in (serve, db_group, client_group, user_group, keys_group, tokens_group):
     cli.add_command(command)
 
 

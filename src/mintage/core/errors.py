@@ -112,6 +112,32 @@ class UnsupportedResponseTypeError(OAuthError):
     error = "unsupported_response_type"
 
 
+class LoginRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6 ``login_required``: ``prompt=none`` and nobody is
+    signed in (or the sign-in is older than ``max_age``)."""
+
+    error = "login_required"
+
+
+class ConsentRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6 ``consent_required``: ``prompt=none`` and the user
+    has not approved these scopes for this client."""
+
+    error = "consent_required"
+
+
+class RequestNotSupportedError(OAuthError):
+    """OpenID Connect Core §3.1.2.6 ``request_not_supported`` (§6 request objects)."""
+
+    error = "request_not_supported"
+
+
+class RequestUriNotSupportedError(OAuthError):
+    """OpenID Connect Core §3.1.2.6 ``request_uri_not_supported``."""
+
+    error = "request_uri_not_supported"
+
+
 class RequestTooLargeError(OAuthError):
     """The request body exceeds the configured limit (HTTP 413)."""
 

@@ -60,6 +60,9 @@ class KeyRing:
         self._private: dict[str, Key] = {}
         self._public: dict[str, Key] = {}
 
+    def now(self) -> int:
+        return self._clock()
+
     # loading ------------------------------------------------------------------------
     def invalidate(self) -> None:
         """Reload on next use (another instance changed the keys)."""
@@ -141,9 +144,12 @@ class KeyRing:
         if alg not in SIGNING_ALGS:
             raise KeyRingError(f"unsupported signing algorithm {alg!r}")
         now = self._clock()
-        starts = now + self._lead
         self.invalidate()
-        for old in await self.keys():
+        keys = await self.keys()
+        # With no key signing now, nothing can wait for the new one: it signs at once.
+        signing = any(k.alg == alg and k.signs_at(now) for k in keys)
+        starts = now + self._lead if signing else now
+        for old in keys:
             if old.alg == alg and (old.retired_at is None or old.retired_at > starts):
                 await self._store.save_signing_key(_retired(old, starts, starts + publish_for))
         key = await self._create(alg, now, starts)

@@ -31,6 +31,7 @@ from .jwt_tokens import JWTSigner
 from .keyring import KeyRing
 from .login import LoginService
 from .oidc.discovery import JWKSEndpoint, openid_configuration
+from .oidc.logout import EndSessionEndpoint
 from .oidc.userinfo import UserinfoEndpoint
 from .sealing import Sealer, derive_key
 from .sessions import SessionService
@@ -148,6 +149,8 @@ class AuthorizationServer:
         self.userinfo = UserinfoEndpoint(self.bearer, storage)
         #: RFC 7517 §5
         self.jwks = JWKSEndpoint(self.keys)
+        #: OpenID Connect RP-Initiated Logout 1.0
+        self.end_session = EndSessionEndpoint(storage, self.keys, issuer=config.issuer)
         # One document at both well-known URLs: RFC 8414 §2 allows the OpenID Provider
         # fields, and clients that know only one of the two find everything.
         self.metadata = MetadataEndpoint(

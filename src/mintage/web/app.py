@@ -39,6 +39,7 @@ class MintageApp:
         self.storage = storage
         self.server = server
         self._purge_task: asyncio.Task[None] | None = None
+        self._rotation_task: asyncio.Task[None] | None = None
 
     async def healthz(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
@@ -62,6 +63,30 @@ class MintageApp:
             except Exception:
                 log.warning("purge of expired rows failed; will retry", exc_info=True)
 
+    async def _rotation_loop(self) -> None:
+        """Scheduled key rotation (``key_rotation_days``): checked hourly.  Instances
+        that rotate at the same moment each add a key; the newest signs, all stay
+        published, so nothing breaks (it only costs a spare key)."""
+        period = self.settings.key_rotation_days * 86_400
+        keys = self.server.keys
+        while True:
+            try:
+                for alg in keys.algs:
+                    if await keys.due_for_rotation(alg, period):
+                        clients = await self.storage.list_clients()
+                        longest = max(
+                            [
+                                self.server.config.longest_token_lifetime,
+                                *(c.access_token_lifetime or 0 for c in clients),
+                            ]
+                        )
+                        key = await keys.rotate(alg, publish_for=longest)
+                        log.info("rotated signing key", extra={"kid": key.kid, "alg": alg})
+                await keys.prune()
+            except Exception:
+                log.warning("scheduled key rotation failed; will retry", exc_info=True)
+            await asyncio.sleep(min(3600, period))
+
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.storage.open()
@@ -69,13 +94,16 @@ class MintageApp:
         await self.server.keys.ensure()
         if self.settings.purge_interval:
             self._purge_task = asyncio.create_task(self._purge_loop())
+        if self.settings.key_rotation_days:
+            self._rotation_task = asyncio.create_task(self._rotation_loop())
         try:
             yield
         finally:
-            if self._purge_task is not None:
-                self._purge_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._purge_task
+            for task in (self._purge_task, self._rotation_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await self.storage.close()
 
 
@@ -123,6 +151,23 @@ def server_config(settings: Settings) -> ServerConfig:
     )
 
 
+def build_server(
+    settings: Settings,
+    storage: Storage,
+    *,
+    clock: Clock = system_clock,
+    pepper: bytes | None = None,
+) -> AuthorizationServer:
+    """The engine for these settings over this store (also used by the CLI)."""
+    return AuthorizationServer(
+        server_config(settings),
+        storage,
+        pepper if pepper is not None else load_pepper(settings),
+        clock,
+        key_encryption_key=load_key_encryption_key(settings),
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -139,13 +184,7 @@ def create_app(
     settings = settings or Settings()
     storage = storage if storage is not None else open_storage(settings.database_url)
     pepper = pepper if pepper is not None else load_pepper(settings)
-    server = AuthorizationServer(
-        server_config(settings),
-        storage,
-        pepper,
-        clock,
-        key_encryption_key=load_key_encryption_key(settings),
-    )
+    server = build_server(settings, storage, clock=clock, pepper=pepper)
     web = MintageApp(settings, storage, server)
     limit = settings.max_body_bytes
 

@@ -24,6 +24,7 @@ from ..core.endpoints.authorize import (
     NonRedirectableError,
     RedirectError,
 )
+from ..core.errors import ConsentRequiredError, LoginRequiredError
 from .csrf import FIELD, canonical
 from .forms import BadForm, query_fields, read_form
 from .login_pages import LOGOUT, login_page
@@ -61,15 +62,29 @@ async def _proceed(b: Browser, request: Request, params: dict[str, str]) -> Resp
     except RedirectError as exc:
         return b.see_other(exc.location)
     visitor = await b.visitor(request)
-    if visitor.session is None or visitor.user is None:
-        return_to = b.authorize_url(request, params)
+    authorize = b.services.authorize
+    # OpenID Connect Core §3.1.2.3: prompt=none never shows a page; it answers
+    # login_required / consent_required to the client instead.
+    silent = "none" in pending.prompt
+    session, user = visitor.session, visitor.user
+    # prompt=login and max_age (Core §3.1.2.1) ask for a sign-in newer than this one.
+    if (
+        session is None
+        or user is None
+        or pending.sign_in_too_old(session.auth_time, b.server.clock())
+    ):
+        if silent:
+            return b.see_other(authorize.refuse(pending, LoginRequiredError("sign-in required")))
+        return_to = b.authorize_url(request, pending.without_prompt_login())
         return await login_page(b, request, visitor, return_to, pending=pending)
     consent = b.services.consent
-    if await consent.needs_consent(visitor.user.user_id, pending.client.client_id, pending.scopes):
+    if "consent" in pending.prompt or await consent.needs_consent(
+        user.user_id, pending.client.client_id, pending.scopes
+    ):
+        if silent:
+            return b.see_other(authorize.refuse(pending, ConsentRequiredError("consent needed")))
         return consent_page(b, request, visitor, pending, params)
-    return b.see_other(
-        await b.services.authorize.approve(pending, visitor.user.user_id, visitor.session.auth_time)
-    )
+    return b.see_other(await authorize.approve(pending, user.user_id, session.auth_time))
 
 
 def consent_page(

@@ -51,7 +51,8 @@ async def login_page(
     context = {
         "csrf_token": tokens[LOGIN],
         "return_to": return_to,
-        "username": username,
+        # OpenID Connect Core §3.1.2.1: login_hint pre-fills the username
+        "username": username or (pending.login_hint or "" if pending else ""),
         "error": error,
         "client_name": pending.client.name if pending else None,
     }

@@ -22,6 +22,7 @@ from ..core.endpoints.authorize import AuthorizationRequest, AuthorizeEndpoint
 from ..core.errors import OAuthError, StorageUnavailableError
 from ..core.login import LoginService
 from ..core.models import Session, User
+from ..core.oidc.logout import EndSessionEndpoint
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
 from ..core.storage import UserStore
@@ -52,10 +53,18 @@ class Services:
     sessions: SessionService
     consent: ConsentService
     users: UserStore
+    end_session: EndSessionEndpoint
 
     @classmethod
     def of(cls, server: AuthorizationServer) -> Services:
-        return cls(server.authorize, server.login, server.sessions, server.consent, server.storage)
+        return cls(
+            server.authorize,
+            server.login,
+            server.sessions,
+            server.consent,
+            server.storage,
+            server.end_session,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from ..core.server import AuthorizationServer
 from .authorize_pages import authorize, decision
 from .csrf import derive_key
 from .login_pages import login_get, login_post, logout_post
+from .logout_pages import end_session
 from .pages import AUTHORIZE_PATH, LOGIN_PATH, Browser, Services
 from .rendering import Pages
 
@@ -25,4 +26,5 @@ def page_routes(server: AuthorizationServer, pepper: bytes, body_limit: int) -> 
         Route(LOGIN_PATH, functools.partial(login_get, b), methods=["GET"]),
         Route(LOGIN_PATH, functools.partial(login_post, b), methods=["POST"]),
         Route("/logout", functools.partial(logout_post, b), methods=["POST"]),
+        Route("/oauth/logout", functools.partial(end_session, b), methods=["GET", "POST"]),
     ]

@@ -26,6 +26,8 @@ from ..errors import (
     AccessDeniedError,
     InvalidRequestError,
     OAuthError,
+    RequestNotSupportedError,
+    RequestUriNotSupportedError,
     UnauthorizedClientError,
     UnsupportedResponseTypeError,
 )
@@ -83,6 +85,29 @@ class AuthorizationRequest:
     code_challenge_method: str | None
     nonce: str | None
     params: dict[str, str]
+    #: OpenID Connect Core §3.1.2.1 ``prompt`` values (``none``, ``login``, ``consent``)
+    prompt: frozenset[str] = frozenset()
+    #: Core §3.1.2.1 ``max_age``: the longest acceptable age of the sign-in, in seconds
+    max_age: int | None = None
+    #: Core §3.1.2.1 ``login_hint``: pre-fills the sign-in form
+    login_hint: str | None = None
+
+    def sign_in_too_old(self, auth_time: int, now: int) -> bool:
+        """Must the user sign in again? (``prompt=login`` or ``max_age``)"""
+        if "login" in self.prompt:
+            return True
+        return self.max_age is not None and now - auth_time > self.max_age
+
+    def without_prompt_login(self) -> dict[str, str]:
+        """The parameters to continue with once the user has signed in again for
+        ``prompt=login`` (else the request would ask for it forever)."""
+        params = dict(self.params)
+        rest = [p for p in self.params.get("prompt", "").split() if p != "login"]
+        if rest:
+            params["prompt"] = " ".join(rest)
+        else:
+            params.pop("prompt", None)
+        return params
 
     @property
     def redirect_uri_given(self) -> bool:
@@ -167,6 +192,7 @@ class AuthorizeEndpoint:
                 allow_plain=self._allow_plain,
             )
             scopes = granted_scope(given.get("scope"), client.scopes)
+            prompt, max_age = _oidc_params(given)
         except OAuthError as exc:
             raise self._redirect_error(redirect_uri, exc, state) from None
         return AuthorizationRequest(
@@ -178,6 +204,9 @@ class AuthorizeEndpoint:
             code_challenge_method=method,
             nonce=given.get("nonce"),
             params=original,
+            prompt=prompt,
+            max_age=max_age,
+            login_hint=given.get("login_hint"),
         )
 
     async def approve(self, request: AuthorizationRequest, user_id: str, auth_time: int) -> str:
@@ -211,6 +240,10 @@ class AuthorizeEndpoint:
             request.redirect_uri, {"code": code, "state": request.state, "iss": self._issuer}
         )
 
+    def refuse(self, request: AuthorizationRequest, error: OAuthError) -> str:
+        """The redirect carrying ``error`` to the client (``login_required``...)."""
+        return self._redirect_error(request.redirect_uri, error, request.state).location
+
     def deny(self, request: AuthorizationRequest) -> str:
         """The ``access_denied`` redirect for a user who declined (RFC 6749 §4.1.2.1)."""
         error = AccessDeniedError("the user denied the request")
@@ -229,3 +262,29 @@ class AuthorizeEndpoint:
             },
         )
         return RedirectError(location, exc)
+
+
+#: Core §3.1.2.1 prompt values; ``select_account`` is accepted and needs nothing here, as
+#: a browser holds one session at a time.
+_PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+
+
+def _oidc_params(given: Mapping[str, str]) -> tuple[frozenset[str], int | None]:
+    """Check ``prompt`` and ``max_age`` (Core §3.1.2.1) and refuse request objects (§6)."""
+    if "request" in given:
+        raise RequestNotSupportedError("request objects are not supported")
+    if "request_uri" in given:
+        raise RequestUriNotSupportedError("request_uri is not supported")
+    prompt = frozenset(given.get("prompt", "").split())
+    unknown = prompt - _PROMPTS
+    if unknown:
+        raise InvalidRequestError(f"unsupported prompt value {sorted(unknown)[0]}")
+    if "none" in prompt and len(prompt) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values")
+    max_age = None
+    raw = given.get("max_age")
+    if raw is not None:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+            raise InvalidRequestError("max_age must be a non-negative number of seconds")
+        max_age = int(raw)
+    return prompt, max_age

@@ -1,0 +1,155 @@
+"""``mintage keys list|rotate|retire``: the JWS signing keys (RFC 7517).
+
+Keys are created on first start.  ``rotate`` publishes a new key at once and lets it
+sign after ``key_publish_lead`` seconds; the keys it replaces stay published until every
+token they signed has expired.  ``retire`` stops a key now (``--unpublish``: also drop
+it from JWKS, for a compromised key: the tokens it signed stop verifying).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import click
+
+from ..core.jose import SIGNING_ALGS
+from ..core.keyring import KeyRing, KeyRingError
+from ..core.models import SigningKey
+from ..core.storage import Storage
+from ..web.app import build_server
+from .context import (
+    BadInputError,
+    database_url_option,
+    echo_json,
+    json_option,
+    load_settings,
+    with_store,
+)
+
+
+def _when(epoch: int | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _state(key: SigningKey, now: int) -> str:
+    if not key.published_at(now):
+        return "unpublished"
+    if key.signs_at(now):
+        return "signing"
+    if key.not_before > now:
+        return "published, signs from " + _when(key.not_before)
+    return "retired, published until " + _when(key.publish_until)
+
+
+def key_record(key: SigningKey, now: int) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": _state(key, now).split(",")[0],
+        "created_at": key.created_at,
+        "not_before": key.not_before,
+        "retired_at": key.retired_at,
+        "publish_until": key.publish_until,
+    }
+
+
+def _keyring(ctx: click.Context, store: Storage) -> tuple[KeyRing, int]:
+    server = build_server(load_settings(ctx), store)
+    return server.keys, server.config.longest_token_lifetime
+
+
+async def _publish_for(store: Storage, longest: int) -> int:
+    """The longest lifetime a token signed by a key may have: the server's, or a
+    client's own longer access-token lifetime."""
+    clients = await store.list_clients()
+    return max([longest, *(c.access_token_lifetime or 0 for c in clients)])
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """List and rotate the keys that sign JWT access tokens and ID tokens."""
+
+
+@keys_group.command("list")
+@json_option
+@database_url_option
+@click.pass_context
+def list_keys(ctx: click.Context, as_json: bool) -> None:
+    """Every signing key, with its state (signing, published, retired)."""
+    settings = load_settings(ctx)
+
+    async def action(store: Storage) -> tuple[list[SigningKey], int]:
+        ring, _ = _keyring(ctx, store)
+        return await ring.keys(), ring.now()
+
+    keys, now = with_store(settings, action)
+    if as_json:
+        echo_json([key_record(k, now) for k in keys])
+        return
+    if not keys:
+        click.echo("no signing keys yet: they are created when the server first starts")
+    for key in keys:
+        click.echo(f"{key.kid}  {key.alg:<6} created {_when(key.created_at)}  {_state(key, now)}")
+
+
+@keys_group.command("rotate")
+@click.option(
+    "--alg",
+    type=click.Choice(SIGNING_ALGS),
+    multiple=True,
+    help="Algorithm to rotate; repeatable. Default: every algorithm the server signs with.",
+)
+@json_option
+@database_url_option
+@click.pass_context
+def rotate(ctx: click.Context, alg: tuple[str, ...], as_json: bool) -> None:
+    """Publish a new key now; it signs after key_publish_lead seconds."""
+    settings = load_settings(ctx)
+
+    async def action(store: Storage) -> tuple[list[SigningKey], int]:
+        ring, longest = _keyring(ctx, store)
+        publish_for = await _publish_for(store, longest)
+        made = [await ring.rotate(a, publish_for=publish_for) for a in (alg or ring.algs)]
+        return made, ring.now()
+
+    made, now = with_store(settings, action)
+    if as_json:
+        echo_json([key_record(k, now) for k in made])
+        return
+    for key in made:
+        click.echo(
+            f"new {key.alg} key {key.kid}: published now, signs from {_when(key.not_before)}"
+        )
+
+
+@keys_group.command("retire")
+@click.argument("kid")
+@click.option(
+    "--unpublish",
+    is_flag=True,
+    help="Also remove it from JWKS now (a compromised key): tokens it signed stop verifying.",
+)
+@json_option
+@database_url_option
+@click.pass_context
+def retire(ctx: click.Context, kid: str, unpublish: bool, as_json: bool) -> None:
+    """Stop signing with KID now; it stays published until its tokens expire."""
+    settings = load_settings(ctx)
+
+    async def action(store: Storage) -> tuple[SigningKey, int]:
+        ring, longest = _keyring(ctx, store)
+        publish_for = await _publish_for(store, longest)
+        try:
+            key = await ring.retire(kid, publish_for=publish_for, unpublish=unpublish)
+        except KeyRingError as exc:
+            raise BadInputError(str(exc)) from None
+        return key, ring.now()
+
+    key, now = with_store(settings, action)
+    if as_json:
+        echo_json(key_record(key, now))
+        return
+    click.echo(f"retired {key.kid}: {_state(key, now)}")
