@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import httpx
+import test_cli
 from joserfc import jwt
 from joserfc.jwk import KeySet
-import test_cli
 from test_cli import create_json, ok, run, with_app
 
 db = test_cli.db  # the temporary-SQLite fixture
