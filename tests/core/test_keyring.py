@@ -179,3 +179,13 @@ def test_verify_refuses_algorithms_and_key_type_confusion() -> None:
         verify(token, ec, allowed=("RS256", "ES256"))  # RS256 header, EC key
     with pytest.raises(JWSError):
         verify("not.a.jws", rsa, allowed=("RS256",))
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+def test_our_signatures_verify_with_an_independent_library(alg: str) -> None:
+    key = generate_key(alg)
+    token = sign({"sub": "ü", "n": 1}, key, alg=alg, kid="k1", typ="at+jwt")
+    public = KeySet.import_key_set({"keys": [{**key.as_dict(private=False), "kid": "k1"}]})
+    obj = jws.deserialize_compact(token, public, algorithms=[alg])
+    assert obj.headers() == {"alg": alg, "typ": "at+jwt", "kid": "k1"}
+    assert orjson.loads(obj.payload) == {"sub": "ü", "n": 1}
