@@ -319,3 +319,15 @@ async def test_published_private_keys_and_weak_keys_are_not_used(issuer: FakeIss
             await v.verify(issuer.mint(key=key))
     assert await v.verify(issuer.mint())
     await v.aclose()
+
+
+@pytest.mark.parametrize("jwks_uri", [None, "http://[::1"])
+async def test_unusable_jwks_uri_is_a_server_error(
+    issuer: FakeIssuer, jwks_uri: str | None
+) -> None:
+    """Misconfiguration, not the token's fault: 500, never 401."""
+    issuer.metadata["jwks_uri"] = jwks_uri
+    v = JWTVerifier(ISSUER, transport=issuer.transport, clock=issuer.clock)
+    with pytest.raises(ServerError):
+        await v.verify(issuer.mint())
+    await v.aclose()

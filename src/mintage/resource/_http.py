@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from .errors import TemporarilyUnavailableError
+from .errors import ServerError, TemporarilyUnavailableError
 
 log = logging.getLogger("mintage.resource")
 
@@ -69,10 +69,14 @@ async def request_json(
     """Send one request; return ``(status, parsed JSON or None unless 200)``.
 
     Raises :class:`TemporarilyUnavailableError` when the server cannot be reached, times
-    out, answers 5xx or 429, or answers 200 with something that is not JSON.
+    out, answers 5xx or 429, or answers 200 with something that is not JSON;
+    :class:`ServerError` for a URL that cannot be requested (a misconfiguration).
     """
     try:
         response = await client.request(method, url, **kwargs)
+    except httpx.InvalidURL:
+        log.error("%s: %r is not a usable URL", what, url)
+        raise ServerError() from None
     except httpx.HTTPError as exc:
         log.warning("%s: %s unreachable: %s", what, url, type(exc).__name__)
         raise TemporarilyUnavailableError(

@@ -16,6 +16,10 @@
     async def orders(token: OrdersReader) -> list[str]:
         ...
 
+Declare such ``Annotated`` aliases at module level (or do without ``from __future__
+import annotations``): FastAPI resolves string annotations in the module's globals, and
+an alias local to a function would silently become a query parameter.
+
 Refusals are ``BearerHTTPException`` (an ``HTTPException``) with the status and the
 ``WWW-Authenticate`` challenge of RFC 6750 §3.  :func:`install_error_handler` makes their
 body the same ``{"error", "error_description"}`` JSON that
