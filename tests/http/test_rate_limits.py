@@ -8,23 +8,34 @@ count can be read off exactly.  The in-process counters run on the app's frozen 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio
+from limits.errors import StorageError
 from prometheus_client import REGISTRY
 
+from mintage import ratelimits
 from mintage.core.clock import FrozenClock
 from mintage.core.ratelimit import (
     LIMIT_NAMES,
     TOKEN,
+    Bucket,
+    Throttle,
     address_key,
     per_ip,
     value_key,
 )
-from mintage.ratelimits import ProcessMemoryStorage, build_rate_limiter
+from mintage.ratelimits import (
+    ProcessMemoryStorage,
+    SharedLimiter,
+    WindowLimiter,
+    build_rate_limiter,
+)
 from mintage.settings import Settings
 from oauth_testkit import BASE_URL, PASSWORD, MakeServer, Registered, Server, basic
 
@@ -293,8 +304,6 @@ async def test_an_unknown_address_is_not_counted() -> None:
     limits = dict.fromkeys(LIMIT_NAMES, "")
     limits["token_rate_limit_per_ip"] = "1/minute"
     limiter = build_rate_limiter(limits, clock)
-    from mintage.core.ratelimit import Throttle
-
     throttle = Throttle(limiter, TOKEN)
     for _ in range(3):
         await throttle.admit(None, None)  # a Unix socket without forwarded headers
@@ -315,3 +324,41 @@ async def test_memory_store_forgets_ended_windows() -> None:
     await storage.incr("fresh", 60)  # the first hit after a second sweeps
     assert len(storage) == 1
     assert await storage.incr("k0", 10) == 1  # a new window
+
+
+class FlakyShared(WindowLimiter):
+    """A shared limiter whose backend fails while ``down`` is set."""
+
+    down = True
+
+    async def hit(self, bucket: Bucket, key: str) -> int | None:
+        if self.down:
+            raise StorageError(ConnectionError("refused"))
+        return await super().hit(bucket, key)
+
+
+async def test_shared_limiter_falls_back_and_recovers(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FrozenClock()
+    limits = dict.fromkeys(LIMIT_NAMES, "")
+    limits["token_rate_limit_per_ip"] = "2/minute"
+    shared = FlakyShared(limits, ProcessMemoryStorage(clock), clock)
+    fallback = WindowLimiter(limits, ProcessMemoryStorage(clock), clock)
+    pool = redis.asyncio.ConnectionPool.from_url("redis://127.0.0.1:1/0")
+    limiter = SharedLimiter(shared, fallback, pool)
+    bucket = per_ip(TOKEN)
+    monkeypatch.setattr(ratelimits, "RETRY_BACKEND", 0.0)  # try Redis on every check
+    before = REGISTRY.get_sample_value("mintage_rate_limit_backend_errors_total") or 0.0
+    with caplog.at_level(logging.WARNING, logger="mintage"):
+        assert await limiter.hit(bucket, "192.0.2.1") is None
+        assert await limiter.hit(bucket, "192.0.2.1") is None
+        assert await limiter.hit(bucket, "192.0.2.1") == 60  # the fallback still limits
+        shared.down = False
+        assert await limiter.hit(bucket, "192.0.2.1") is None  # a fresh count, shared
+    after = REGISTRY.get_sample_value("mintage_rate_limit_backend_errors_total") or 0.0
+    assert after == before + 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("Redis unreachable (ConnectionError)" in m for m in messages) == 1
+    assert sum("Redis answers again" in m for m in messages) == 1
+    await limiter.aclose()
