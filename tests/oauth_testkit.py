@@ -191,7 +191,14 @@ async def server_factory() -> AsyncIterator[MakeServer]:
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(storage: MemoryStorage | None = None, **overrides: Any) -> Server:
-            options: dict[str, Any] = {"database_url": "memory://", "purge_interval": 0}
+            # Rate limits off: suites that hammer one endpoint from one address would
+            # test the limiter, not the endpoint.  tests/http/test_rate_limits.py and
+            # test_rate_limits_redis.py turn them on.
+            options: dict[str, Any] = {
+                "database_url": "memory://",
+                "purge_interval": 0,
+                "rate_limits_enabled": False,
+            }
             options.update(overrides)
             with warnings.catch_warnings():
                 # development-only options (query tokens) warn loudly by design

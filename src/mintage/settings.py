@@ -21,7 +21,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .core.ratelimit import LIMIT_NAMES
+
 DEFAULT_PORT = 3000  # the origin server's port
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _limit(default: str, what: str) -> Any:
+    """A rate limit in the notation of the `limits` library; empty: no limit."""
+    return Field(
+        default,
+        description=f"Rate limit on {what}: `N/second`, `N/minute`, `N per 5 minutes`…; "
+        "empty: none.",
+    )
 
 
 class Settings(BaseSettings):
@@ -141,6 +153,47 @@ class Settings(BaseSettings):
         description="On a brand-new database, `mintage serve` creates one demo client "
         "(client_credentials, scope `read`) and prints its credentials once.",
     )
+    rate_limits_enabled: bool = Field(
+        True,
+        description="Answer 429 with `Retry-After` past the limits below "
+        "(docs/operations.md, Rate limits).",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis (`redis://`, `rediss://` or `unix://`) that holds the rate-limit "
+        "counts, shared by every instance; unset: each process counts on its own.",
+    )
+    redis_key_prefix: str = Field(
+        "mintage", min_length=1, description="Prefix of every rate-limit key in Redis."
+    )
+    token_rate_limit_per_ip: str = _limit("100/second", "`POST /oauth/token` per address")
+    token_rate_limit_per_client: str = _limit(
+        "50/second", "`POST /oauth/token` per client id (as claimed, before authentication)"
+    )
+    introspection_rate_limit_per_ip: str = _limit(
+        "200/second", "`POST /oauth/introspect` per address"
+    )
+    introspection_rate_limit_per_client: str = _limit(
+        "200/second", "`POST /oauth/introspect` per client id"
+    )
+    revocation_rate_limit_per_ip: str = _limit("20/second", "`POST /oauth/revoke` per address")
+    revocation_rate_limit_per_client: str = _limit(
+        "20/second", "`POST /oauth/revoke` per client id"
+    )
+    login_rate_limit_per_ip: str = _limit("30/minute", "sign-in attempts per address")
+    login_rate_limit_per_username: str = _limit(
+        "10/minute", "sign-in attempts per username (on top of the lock-out)"
+    )
+    failed_auth_rate_limit_per_client: str = _limit(
+        "30/minute",
+        "failed client authentications per client id; past it the client id is refused "
+        "until the window ends, even with the right secret",
+    )
+    failed_auth_rate_limit_per_ip: str = _limit(
+        "30/5 minutes",
+        "failed client authentications per address; past it the address is refused "
+        "until the window ends",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
 
     @classmethod
@@ -191,7 +244,28 @@ class Settings(BaseSettings):
             )
         if self.access_token_lifetime > self.refresh_token_lifetime:
             raise ValueError("access_token_lifetime must not exceed refresh_token_lifetime")
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in _REDIS_SCHEMES:
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        self._check_rate_limits()
         return self
+
+    def _check_rate_limits(self) -> None:
+        from limits import parse  # only here: importing settings stays light
+
+        for name in LIMIT_NAMES:
+            value = getattr(self, name)
+            if value.strip():
+                try:
+                    parse(value)
+                except ValueError:
+                    raise ValueError(
+                        f"{name} = {value!r} is not a rate limit (`N/second`, "
+                        "`N per 5 minutes`…); leave it empty for none"
+                    ) from None
+
+    def rate_limits(self) -> dict[str, str]:
+        """Every rate limit by name (``mintage.core.ratelimit.LIMIT_NAMES``)."""
+        return {name: getattr(self, name) for name in LIMIT_NAMES}
 
     @property
     def issuer_url(self) -> str:

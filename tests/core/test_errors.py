@@ -28,6 +28,7 @@ CODES = {
     errors.RequestTooLargeError: ("invalid_request", 413),
     errors.ServerError: ("server_error", 500),
     errors.TemporarilyUnavailableError: ("temporarily_unavailable", 503),
+    errors.TooManyRequestsError: ("temporarily_unavailable", 429),
 }
 
 

@@ -63,7 +63,19 @@ def test_unknown_names_raise_attribute_error() -> None:
         _ = mintage.NoSuchThing  # type: ignore[attr-defined]
 
 
-FORBIDDEN = ("starlette", "sqlalchemy", "asyncpg", "httpx", "alembic", "uvicorn", "jinja2")
+FORBIDDEN = (
+    "starlette",
+    "sqlalchemy",
+    "asyncpg",
+    "httpx",
+    "alembic",
+    "uvicorn",
+    "jinja2",
+    # rate limits: core owns the protocol, mintage.ratelimits the counting
+    "limits",
+    "redis",
+    "prometheus_client",
+)
 
 
 def test_core_imports_no_web_framework_or_database_library() -> None:

@@ -3,6 +3,11 @@
 RFC 6749 §2.3.1 (``client_secret_basic``, ``client_secret_post``), §2.1 and §3.2.1
 (public clients identify themselves with ``client_id`` only: ``none``, RFC 7591 §2).
 "The client MUST NOT use more than one authentication method in each request."
+
+Each endpoint has its own authenticator, holding that endpoint's rate limits
+(:class:`~mintage.core.ratelimit.Throttle`): requests are counted per address and
+claimed client before authentication (:meth:`ClientAuthenticator.admit`), and failed
+secrets per client id and address (RFC 6749 §10.10: guessing must be prevented).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from .credentials import SecretHasher
 from .errors import InvalidClientError, InvalidRequestError
 from .http import OAuthRequest
 from .models import Client
+from .ratelimit import NO_THROTTLE, Throttle
 from .storage import ClientStore
 
 Method = Literal["client_secret_basic", "client_secret_post", "none"]
@@ -56,9 +62,18 @@ def _parse_basic(header: str) -> tuple[str, str]:
 class ClientAuthenticator:
     """Finds and verifies the client of a request."""
 
-    def __init__(self, clients: ClientStore, hasher: SecretHasher) -> None:
+    def __init__(
+        self, clients: ClientStore, hasher: SecretHasher, throttle: Throttle = NO_THROTTLE
+    ) -> None:
         self._clients = clients
         self._hasher = hasher
+        self._throttle = throttle
+
+    async def admit(self, request: OAuthRequest, params: dict[str, str]) -> None:
+        """Count the request against the limits of its address and of the client it
+        claims to be (before any authentication: a flood costs no secret check)."""
+        if self._throttle.enabled:
+            await self._throttle.admit(request.client_ip, claimed_client_id(request, params))
 
     def presented(self, request: OAuthRequest, params: dict[str, str]) -> bool:
         """Did the request carry any client identification at all?"""
@@ -76,24 +91,42 @@ class ClientAuthenticator:
             client_id, secret = _parse_basic(authorization)
             if body_id is not None and body_id != client_id:
                 raise ClientAuthError("client_id does not match the credentials", basic=True)
-            return await self._verify(client_id, secret, "client_secret_basic", basic=True)
+            return await self._verify(request, client_id, secret, "client_secret_basic", basic=True)
         if authorization is not None:
             raise ClientAuthError("unsupported Authorization scheme; use Basic", basic=True)
         if not body_id:
             raise ClientAuthError("client authentication is required", basic=True)
         if body_secret is not None:
-            return await self._verify(body_id, body_secret, "client_secret_post", basic=False)
+            return await self._verify(
+                request, body_id, body_secret, "client_secret_post", basic=False
+            )
         client = await self._clients.get_client(body_id)
         if client is None or not client.is_public:
             raise ClientAuthError("client authentication failed", basic=False)
         return AuthenticatedClient(client, "none")
 
     async def _verify(
-        self, client_id: str, secret: str, method: Method, *, basic: bool
+        self, request: OAuthRequest, client_id: str, secret: str, method: Method, *, basic: bool
     ) -> AuthenticatedClient:
+        throttle = self._throttle
+        if throttle.enabled:
+            await throttle.check_auth(request.client_ip, client_id)
         client = await self._clients.get_client(client_id)
         digest = client.secret_digest if client is not None else None
         ok = self._hasher.verify(secret, digest or _DUMMY_DIGEST)
         if client is None or digest is None or not ok:
+            if throttle.enabled:
+                await throttle.auth_failed(request.client_ip, client_id)
             raise ClientAuthError("client authentication failed", basic=basic)
         return AuthenticatedClient(client, method)
+
+
+def claimed_client_id(request: OAuthRequest, params: dict[str, str]) -> str | None:
+    """The client id the request names (HTTP Basic, else the body), unverified."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None and authorization[:6].lower() == "basic ":
+        try:
+            return _parse_basic(authorization)[0]
+        except ClientAuthError:
+            return None  # refused by authenticate() in a moment
+    return params.get("client_id")

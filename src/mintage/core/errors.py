@@ -164,7 +164,19 @@ class TemporarilyUnavailableError(OAuthError):
 
     def __init__(self, description: str | None = None, *, retry_after: int = 5):
         super().__init__(description, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 class StorageUnavailableError(Exception):
     """Raised by a store when its backend cannot be reached; maps to a 503."""
+
+
+class TooManyRequestsError(TemporarilyUnavailableError):
+    """``temporarily_unavailable`` with 429 (RFC 6585 §4): a rate limit was reached.
+
+    RFC 6749 §5.2 registers no code for throttling; ``temporarily_unavailable`` is its
+    code for "cannot handle the request ... due to a temporary overloading", and tells
+    the client to retry, after ``Retry-After`` seconds, with the same credentials.
+    """
+
+    status_code = 429

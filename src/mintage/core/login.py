@@ -10,6 +10,10 @@ one Argon2 verification (a dummy hash for unknown users), so neither the answer 
 timing says which usernames exist.  Unknown usernames are locked out on the same
 schedule too (in a bounded table in this process): otherwise the lock-out itself would
 tell an attacker that a name exists, since only real accounts would ever lock.
+
+On top of the lock-out, sign-in attempts are rate limited per address and per username
+(:class:`~mintage.core.ratelimit.Throttle`): the lock-out stops guessing one account's
+password, the per-address limit stops trying one password on many accounts.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from collections import OrderedDict
 
 from . import passwords
 from .clock import Clock
+from .errors import TooManyRequestsError
 from .models import User
+from .ratelimit import NO_THROTTLE, Throttle
 from .storage import LoginAttemptStore, UserStore
 
 LOCK_THRESHOLD = 5
@@ -48,6 +54,15 @@ class LoginLocked(LoginError):
         self.retry_after = retry_after
 
 
+class LoginThrottled(LoginError):
+    """Too many sign-in attempts from this address or for this username (a rate limit,
+    whether or not they failed); try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many sign-in attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
 def lock_seconds(failures: int) -> int:
     """How long ``failures`` consecutive failures lock the user (0: not at all)."""
     if failures < LOCK_THRESHOLD:
@@ -58,10 +73,17 @@ def lock_seconds(failures: int) -> int:
 class LoginService:
     """Checks a username and password; keeps the failure count and the lock."""
 
-    def __init__(self, users: UserStore, attempts: LoginAttemptStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        attempts: LoginAttemptStore,
+        clock: Clock,
+        throttle: Throttle = NO_THROTTLE,
+    ) -> None:
         self._users = users
         self._attempts = attempts
         self._clock = clock
+        self._throttle = throttle
         # username -> (failures, locked_until) for names with no account
         self._phantoms: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
@@ -72,8 +94,16 @@ class LoginService:
         if len(self._phantoms) > PHANTOM_CAPACITY:
             self._phantoms.popitem(last=False)
 
-    async def authenticate(self, username: str, password: str) -> User:
-        """The user, or :class:`LoginFailed` / :class:`LoginLocked`."""
+    async def authenticate(
+        self, username: str, password: str, *, client_ip: str | None = None
+    ) -> User:
+        """The user, or :class:`LoginFailed` / :class:`LoginLocked` /
+        :class:`LoginThrottled`; ``client_ip`` is the address the attempt comes from."""
+        if self._throttle.enabled:
+            try:
+                await self._throttle.admit(client_ip, username)
+            except TooManyRequestsError as exc:
+                raise LoginThrottled(exc.retry_after) from None
         user = await self._users.get_user_by_username(username)
         now = self._clock()
         if user is not None and user.locked_until is not None and user.locked_until > now:

@@ -33,6 +33,15 @@ from .login import LoginService
 from .oidc.discovery import JWKSEndpoint, openid_configuration
 from .oidc.logout import EndSessionEndpoint
 from .oidc.userinfo import UserinfoEndpoint
+from .ratelimit import (
+    INTROSPECTION,
+    LOGIN,
+    NO_RATE_LIMITS,
+    REVOCATION,
+    TOKEN,
+    RateLimiter,
+    Throttle,
+)
 from .sealing import Sealer, derive_key
 from .sessions import SessionService
 from .storage import Storage
@@ -95,12 +104,18 @@ class AuthorizationServer:
         clock: Clock = system_clock,
         *,
         key_encryption_key: bytes | None = None,
+        limiter: RateLimiter = NO_RATE_LIMITS,
     ) -> None:
         self.config = config
         self.storage = storage
         self.clock = clock
         self.hasher = SecretHasher(pepper)
-        authenticator = ClientAuthenticator(storage, self.hasher)
+        #: counts requests for the rate limits (``mintage.ratelimits`` builds one)
+        self.limiter = limiter
+
+        def authenticator(endpoint: str) -> ClientAuthenticator:
+            return ClientAuthenticator(storage, self.hasher, Throttle(limiter, endpoint))
+
         # Signing keys are sealed with the key-encryption key, or by default with a key
         # derived from the server secret (never the secret itself: HKDF with a purpose).
         sealer = Sealer(derive_key(key_encryption_key or pepper, "mintage signing-key sealing"))
@@ -127,7 +142,7 @@ class AuthorizationServer:
             default_format=config.access_token_format,
         )
         ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=storage)
-        self.token = TokenEndpoint([g() for g in GRANTS], authenticator, ctx)
+        self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx)
         #: the authorization endpoint (RFC 6749 §4.1.1)
         self.authorize = AuthorizeEndpoint(
             storage,
@@ -136,13 +151,18 @@ class AuthorizationServer:
             issuer=config.issuer,
             allow_plain_pkce=config.allow_plain_pkce,
         )
-        self.login = LoginService(storage, storage, clock)
+        self.login = LoginService(storage, storage, clock, Throttle(limiter, LOGIN))
         self.sessions = SessionService(storage, config.session_lifetime, clock)
         self.consent = ConsentService(storage, storage, clock)
         self.revocation = RevocationEndpoint(
-            storage, authenticator, clock, allow_bare_token=config.revocation_allow_bare_token
+            storage,
+            authenticator(REVOCATION),
+            clock,
+            allow_bare_token=config.revocation_allow_bare_token,
         )
-        self.introspection = IntrospectionEndpoint(storage, authenticator, clock, config.issuer)
+        self.introspection = IntrospectionEndpoint(
+            storage, authenticator(INTROSPECTION), clock, config.issuer
+        )
         self.bearer = BearerVerifier(storage, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)
         #: OpenID Connect Core §5.3

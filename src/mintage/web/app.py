@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.clock import Clock, system_clock
+from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import Storage
+from ..ratelimits import RateLimits, build_rate_limiter
 from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
 from ..storage import open_storage
@@ -34,10 +36,18 @@ log = logging.getLogger("mintage")
 class MintageApp:
     """Holds the server and store; serves health checks and runs the lifespan."""
 
-    def __init__(self, settings: Settings, storage: Storage, server: AuthorizationServer):
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        server: AuthorizationServer,
+        limiter: RateLimits | None = None,
+    ):
         self.settings = settings
         self.storage = storage
         self.server = server
+        #: the rate limiter, closed on shutdown (``None``: rate limits are off)
+        self.limiter = limiter
         self._purge_task: asyncio.Task[None] | None = None
         self._rotation_task: asyncio.Task[None] | None = None
 
@@ -105,6 +115,8 @@ class MintageApp:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await self.storage.close()
+            if self.limiter is not None:
+                await self.limiter.aclose()
 
 
 async def purge_all(storage: Storage, now: int, batch: int) -> int:
@@ -157,6 +169,7 @@ def build_server(
     *,
     clock: Clock = system_clock,
     pepper: bytes | None = None,
+    limiter: RateLimiter = NO_RATE_LIMITS,
 ) -> AuthorizationServer:
     """The engine for these settings over this store (also used by the CLI)."""
     return AuthorizationServer(
@@ -165,6 +178,19 @@ def build_server(
         pepper if pepper is not None else load_pepper(settings),
         clock,
         key_encryption_key=load_key_encryption_key(settings),
+        limiter=limiter,
+    )
+
+
+def rate_limiter(settings: Settings, clock: Clock) -> RateLimits | None:
+    """The limiter the settings ask for; ``None`` when rate limits are off."""
+    if not settings.rate_limits_enabled:
+        return None
+    return build_rate_limiter(
+        settings.rate_limits(),
+        clock,
+        redis_url=settings.redis_url,
+        key_prefix=settings.redis_key_prefix,
     )
 
 
@@ -184,8 +210,15 @@ def create_app(
     settings = settings or Settings()
     storage = storage if storage is not None else open_storage(settings.database_url)
     pepper = pepper if pepper is not None else load_pepper(settings)
-    server = build_server(settings, storage, clock=clock, pepper=pepper)
-    web = MintageApp(settings, storage, server)
+    limiter = rate_limiter(settings, clock)
+    server = build_server(
+        settings,
+        storage,
+        clock=clock,
+        pepper=pepper,
+        limiter=limiter if limiter is not None else NO_RATE_LIMITS,
+    )
+    web = MintageApp(settings, storage, server, limiter)
     limit = settings.max_body_bytes
 
     def engine(handler: Handler) -> EngineEndpoint:

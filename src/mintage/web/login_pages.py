@@ -1,7 +1,8 @@
 """``GET/POST /login`` and ``POST /logout``: signing users in and out.
 
 RFC 6749 §10.10 asks the server to stop the guessing of passwords: the engine
-locks a user out after repeated failures (shown here as 429 with ``Retry-After``), and
+locks a user out after repeated failures and rate limits attempts per address and per
+username (both shown here as 429 with ``Retry-After``), and
 an unknown user and a wrong password get the same words and status (401), so the page
 does not tell which usernames exist.  A new session cookie is issued on every sign-in
 and the old session ended (session fixation, OWASP Session Management).
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.endpoints.authorize import AuthorizationRequest
-from ..core.login import LoginFailed, LoginLocked
+from ..core.login import LoginFailed, LoginLocked, LoginThrottled
 from .forms import local_path, read_form
 from .pages import LOGIN_PATH, Browser, Visitor, guarded
 
@@ -101,10 +102,14 @@ async def login_post(b: Browser, request: Request) -> Response:
     try:
         if not username or not password:
             raise LoginFailed
-        user = await b.services.login.authenticate(username, password)
-    except LoginLocked as exc:
+        client = request.client
+        user = await b.services.login.authenticate(
+            username, password, client_ip=client.host if client else None
+        )
+    except (LoginLocked, LoginThrottled) as exc:
         wait = max(exc.retry_after, 1)
-        message = f"Too many failed sign-ins. Wait {_minutes(wait)}, then try again."
+        what = "failed sign-ins" if isinstance(exc, LoginLocked) else "sign-in attempts"
+        message = f"Too many {what}. Wait {_minutes(wait)}, then try again."
         return await login_page(
             b,
             request,

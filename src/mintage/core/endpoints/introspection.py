@@ -34,6 +34,7 @@ class IntrospectionEndpoint:
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
         params = body_params(request)
+        await self._authenticator.admit(request, params)
         caller = await self._authenticator.authenticate(request, params)
         if caller.method == "none":
             raise InvalidClientError("introspection requires client authentication")

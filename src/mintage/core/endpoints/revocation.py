@@ -43,6 +43,7 @@ class RevocationEndpoint:
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
         params = body_params(request)
+        await self._authenticator.admit(request, params)
         value = require(params, "token")
         client_id: str | None = None
         if not (self._allow_bare and not self._authenticator.presented(request, params)):

@@ -32,6 +32,7 @@ class TokenEndpoint:
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
         params = body_params(request)
+        await self._authenticator.admit(request, params)
         grant_type = params.get("grant_type")
         if not grant_type:
             raise InvalidRequestError("missing parameter grant_type")

@@ -1,0 +1,206 @@
+"""Rate limits as the engine sees them: buckets, keys, and a counter behind a protocol.
+
+RFC 6749 §10.10 asks the server to stop the guessing of credentials, and RFC 9700 §4.16
+(and OAuth 2.1 §7.4) to keep one party from exhausting the server; RFC 6585 §4 gives the
+answer, 429 with ``Retry-After``.  The engine decides *what* is counted (requests per
+address and per claimed client at the token, introspection and revocation endpoints,
+failed client authentications, sign-ins per address and per username); *how* it is
+counted (windows, Redis or process memory) is a :class:`RateLimiter` built outside core
+(``mintage.ratelimits``), so core imports no limiter library.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import TooManyRequestsError
+
+#: the endpoints that count requests (the ``endpoint`` label of the metrics)
+TOKEN = "token"
+INTROSPECTION = "introspection"
+REVOCATION = "revocation"
+LOGIN = "login"
+
+#: keys longer than this are counted under their digest: a client id or username comes
+#: from the request, and a 16 KiB one must not become a 16 KiB key in Redis
+_MAX_KEY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One configured limit, as counted at one endpoint.
+
+    ``name`` is the setting that configures it and the namespace its counts live in:
+    buckets with the same name share their counts (failed client authentications count
+    alike at the three endpoints that authenticate clients).  ``endpoint`` and ``limit``
+    label the rejections in the metrics.
+    """
+
+    name: str
+    endpoint: str
+    limit: str
+
+
+def per_ip(endpoint: str) -> Bucket:
+    return Bucket(f"{endpoint}_rate_limit_per_ip", endpoint, "per_ip")
+
+
+def per_client(endpoint: str) -> Bucket:
+    return Bucket(f"{endpoint}_rate_limit_per_client", endpoint, "per_client")
+
+
+def failed_auth_per_client(endpoint: str) -> Bucket:
+    return Bucket("failed_auth_rate_limit_per_client", endpoint, "failed_auth")
+
+
+def failed_auth_per_ip(endpoint: str) -> Bucket:
+    return Bucket("failed_auth_rate_limit_per_ip", endpoint, "failed_auth")
+
+
+LOGIN_PER_IP = per_ip(LOGIN)
+LOGIN_PER_USERNAME = Bucket("login_rate_limit_per_username", LOGIN, "per_username")
+
+#: every limit name; each is a setting of the same name (a test keeps them in step)
+LIMIT_NAMES: tuple[str, ...] = (
+    *(b.name for e in (TOKEN, INTROSPECTION, REVOCATION) for b in (per_ip(e), per_client(e))),
+    LOGIN_PER_IP.name,
+    LOGIN_PER_USERNAME.name,
+    failed_auth_per_client(TOKEN).name,
+    failed_auth_per_ip(TOKEN).name,
+)
+
+
+class RateLimiter(Protocol):
+    """Counts events per bucket and key in time windows."""
+
+    async def hit(self, bucket: Bucket, key: str) -> int | None:
+        """Count one event; ``None`` while within the limit, else the seconds to wait."""
+        ...
+
+    async def exhausted(self, bucket: Bucket, key: str) -> int | None:
+        """Without counting: ``None`` while another event fits, else the seconds to wait."""
+        ...
+
+    def rejected(self, bucket: Bucket) -> None:
+        """A request was refused (429) because of ``bucket``: for the metrics."""
+        ...
+
+
+class NoRateLimits:
+    """The limiter of an engine built without one: nothing is ever limited."""
+
+    async def hit(self, bucket: Bucket, key: str) -> int | None:
+        return None
+
+    async def exhausted(self, bucket: Bucket, key: str) -> int | None:
+        return None
+
+    def rejected(self, bucket: Bucket) -> None:
+        return None
+
+
+NO_RATE_LIMITS = NoRateLimits()
+
+
+@functools.lru_cache(maxsize=4096)
+def _ipv6_key(address: str) -> str:
+    try:
+        ip = ipaddress.IPv6Address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    # One host usually holds a whole /64 (RFC 7421): counting single addresses would
+    # let it take 2^64 fresh ones.
+    return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address) + "/64"
+
+
+def address_key(client_ip: str | None) -> str | None:
+    """The key an address is counted under: IPv4 as is, IPv6 by its /64 prefix."""
+    if client_ip is None or ":" not in client_ip:
+        return client_ip
+    return _ipv6_key(client_ip)
+
+
+def value_key(value: str) -> str:
+    """A client id or username as a key; long ones by digest (bounded key size)."""
+    if len(value) <= _MAX_KEY:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_REFUSED = {
+    "per_ip": "too many requests from this address",
+    "per_client": "too many requests for this client",
+    "per_username": "too many sign-in attempts for this username",
+    "failed_auth": "too many failed client authentications",
+}
+
+
+class Throttle:
+    """The limits of one endpoint, raising :class:`TooManyRequestsError` (429).
+
+    Requests are counted per address and per the identity they claim (the client id,
+    or the username at sign-in) before anything is verified.  Failed client
+    authentications are counted per client id and per address; once either is
+    exhausted, that client id (or address) is refused until the window ends, even with
+    the right secret: otherwise the one answer that is not a 429 would tell the
+    guesser which guess was right.
+    """
+
+    __slots__ = ("_auth_client", "_auth_ip", "_per_ip", "_per_who", "enabled", "limiter")
+
+    def __init__(self, limiter: RateLimiter, endpoint: str) -> None:
+        self.limiter = limiter
+        #: ``False`` for :class:`NoRateLimits`: callers skip even computing the keys
+        self.enabled = not isinstance(limiter, NoRateLimits)
+        self._per_ip = per_ip(endpoint)
+        self._per_who = LOGIN_PER_USERNAME if endpoint == LOGIN else per_client(endpoint)
+        self._auth_client = failed_auth_per_client(endpoint)
+        self._auth_ip = failed_auth_per_ip(endpoint)
+
+    def _refuse(self, bucket: Bucket, retry_after: int) -> TooManyRequestsError:
+        self.limiter.rejected(bucket)
+        return TooManyRequestsError(_REFUSED[bucket.limit], retry_after=retry_after)
+
+    async def admit(self, client_ip: str | None, who: str | None) -> None:
+        """Count a request against its address and the identity it claims.
+
+        An unknown address (a Unix socket without forwarded headers) is not counted:
+        lumping every such request under one key would make the limit a global one.
+        """
+        ip = address_key(client_ip)
+        if ip is not None:
+            retry_after = await self.limiter.hit(self._per_ip, ip)
+            if retry_after is not None:
+                raise self._refuse(self._per_ip, retry_after)
+        if who:
+            retry_after = await self.limiter.hit(self._per_who, value_key(who))
+            if retry_after is not None:
+                raise self._refuse(self._per_who, retry_after)
+
+    async def check_auth(self, client_ip: str | None, client_id: str) -> None:
+        """Refuse a client id or address whose failed authentications are exhausted."""
+        retry_after = await self.limiter.exhausted(self._auth_client, value_key(client_id))
+        if retry_after is not None:
+            raise self._refuse(self._auth_client, retry_after)
+        ip = address_key(client_ip)
+        if ip is not None:
+            retry_after = await self.limiter.exhausted(self._auth_ip, ip)
+            if retry_after is not None:
+                raise self._refuse(self._auth_ip, retry_after)
+
+    async def auth_failed(self, client_ip: str | None, client_id: str) -> None:
+        """Count a failed client authentication (the answer stays ``invalid_client``)."""
+        await self.limiter.hit(self._auth_client, value_key(client_id))
+        ip = address_key(client_ip)
+        if ip is not None:
+            await self.limiter.hit(self._auth_ip, ip)
+
+
+#: the throttle of an engine without limits
+NO_THROTTLE = Throttle(NO_RATE_LIMITS, TOKEN)
