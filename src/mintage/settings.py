@@ -7,6 +7,7 @@ a TOML file (environment wins).  ``docs/configuration.md`` is generated from thi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import warnings
 from pathlib import Path
@@ -142,6 +143,14 @@ class Settings(BaseSettings):
         "(client_credentials, scope `read`) and prints its credentials once.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="`mintage serve`: the reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (comma-separated addresses or networks such as "
+        "`10.0.0.0/8`). Only a connection from one of them gets its client address (logs, "
+        "rate limits) from `X-Forwarded-For`; anyone else could forge it. Empty: believe "
+        "no one. `*`: believe everyone, only when nothing but the proxy can reach Mintage.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -191,6 +200,7 @@ class Settings(BaseSettings):
             )
         if self.access_token_lifetime > self.refresh_token_lifetime:
             raise ValueError("access_token_lifetime must not exceed refresh_token_lifetime")
+        _check_forwarded_allow_ips(self.forwarded_allow_ips)
         return self
 
     @property
@@ -203,6 +213,21 @@ class Settings(BaseSettings):
 
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _check_forwarded_allow_ips(value: str) -> None:
+    """Every entry an IP address, a network, or ``*``: a typo must not silently
+    trust nobody (or, worse, be read as something else by the server)."""
+    for item in value.split(","):
+        item = item.strip()
+        if not item or item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"forwarded_allow_ips: {item!r} is not an IP address or network"
+            ) from None
 
 
 def render_configuration_docs() -> str:
