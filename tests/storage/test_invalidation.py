@@ -191,8 +191,7 @@ async def test_postgres_lost_listener_flushes_shortens_and_recovers(
         listener = server._listener
         assert listener is not None and listener.listening
         pid = await admin.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE $1",
-            f"%{server.channel}%",
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", server.channel
         )
         assert pid is not None
         await admin.execute("SELECT pg_terminate_backend($1)", pid)

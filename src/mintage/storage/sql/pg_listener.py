@@ -9,7 +9,8 @@ transaction).  Each serving store holds one dedicated connection, outside its po
 :class:`~mintage.storage.invalidation.InvalidationHub`.
 
 The channel is ``mintage_invalidate:<schema>`` (the schema the store's tables live in),
-so stores on different schemas of one database don't hear each other.
+so stores on different schemas of one database don't hear each other; the listening
+connection's ``application_name`` is the channel's name (see ``pg_stat_activity``).
 
 A notification can only be missed while that connection is down, so the listener
 watches it: asyncpg reports a closed connection at once (a restarted server, a killed
@@ -104,8 +105,11 @@ class PgInvalidationListener:
         await self._drop_connection()
 
     async def _listen(self) -> None:
+        # Named after its channel, so that operators (and tests) can tell it apart in
+        # pg_stat_activity.
+        settings = {**(self.server_settings or {}), "application_name": self.channel}
         conn = await asyncpg.connect(
-            self.dsn, timeout=self.connect_timeout, server_settings=self.server_settings
+            self.dsn, timeout=self.connect_timeout, server_settings=settings
         )
         try:
             await conn.add_listener(self.channel, self._on_notify)
