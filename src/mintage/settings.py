@@ -143,6 +143,12 @@ class Settings(BaseSettings):
         "(client_credentials, scope `read`) and prints its credentials once.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    graceful_shutdown_timeout: int = Field(
+        30,
+        ge=1,
+        description="`mintage serve`: on SIGTERM or Ctrl-C, seconds requests already "
+        "running may take to finish before they are cancelled and the store is closed.",
+    )
     forwarded_allow_ips: str = Field(
         "127.0.0.1,::1",
         description="`mintage serve`: the reverse proxies whose `X-Forwarded-For` and "

@@ -101,6 +101,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "server_header": False,  # don't advertise the server software
         "log_level": settings.log_level,
+        # Without a bound, one slow client could hold a shutdown (and a deploy) forever.
+        "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
         # X-Forwarded-For/-Proto only from the trusted proxies (docs/operations.md);
         # with none, uvicorn's proxy middleware is left out altogether.
         "proxy_headers": bool(settings.forwarded_allow_ips.strip()),
