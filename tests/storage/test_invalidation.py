@@ -10,8 +10,9 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 from storage_records import client
+from test_contract_signing_keys import key as signing_key
 
-from mintage.core.storage import InvalidationSource, Storage
+from mintage.core.storage import KEYS_TOPIC, InvalidationSource, Storage
 from mintage.storage.invalidation import InvalidationHub
 from mintage.storage.sql.pg_listener import channel_for
 from mintage.storage.sql.postgres import PostgresStorage
@@ -119,6 +120,25 @@ async def test_another_process_reaches_listeners_within_a_second(sql_backend: St
         await other.save_client(client())
         # PostgreSQL says which client; SQLite only that something changed ("*").
         expected = "*" if isinstance(server, SQLiteStorage) else "client:client-1"
+        assert await wait_for(lambda: expected in seen) < 1.0
+    finally:
+        await other.close()
+        await server.close()
+
+
+async def test_signing_key_changes_reach_other_processes(sql_backend: Storage) -> None:
+    server, other = sibling(sql_backend), sibling(sql_backend)
+    await server.open()
+    await other.open()
+    try:
+        assert isinstance(server, InvalidationSource)
+        seen: list[str] = []
+        server.add_invalidation_listener(KEYS_TOPIC, seen.append)
+        await other.save_signing_key(signing_key())
+        expected = "*" if isinstance(server, SQLiteStorage) else KEYS_TOPIC
+        assert await wait_for(lambda: expected in seen) < 1.0
+        seen.clear()
+        assert await other.delete_signing_key("kid-1") is True
         assert await wait_for(lambda: expected in seen) < 1.0
     finally:
         await other.close()

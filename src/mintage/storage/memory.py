@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
-from ..core.storage import CLIENT_TOPIC
+from ..core.storage import CLIENT_TOPIC, KEYS_TOPIC
 from .invalidation import InvalidationHub, InvalidationHubMixin
 
 
@@ -197,6 +197,9 @@ class MemoryStorage(InvalidationHubMixin):
 
     async def save_signing_key(self, key: SigningKey) -> None:
         self.signing_keys[key.kid] = key
+        self._hub.dispatch(KEYS_TOPIC)
 
     async def delete_signing_key(self, kid: str) -> bool:
-        return self.signing_keys.pop(kid, None) is not None
+        existed = self.signing_keys.pop(kid, None) is not None
+        self._hub.dispatch(KEYS_TOPIC)
+        return existed

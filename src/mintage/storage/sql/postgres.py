@@ -28,8 +28,9 @@ still rolls back a transaction left open on release (``Connection._reset``), and
 statements stay cached per connection, as intended.  (``LISTEN`` lives on a connection of
 its own, outside the pool: see :mod:`.pg_listener`.)
 
-Caches across instances: ``get_client`` is cached (:mod:`.client_cache`); every change
-to a client sends ``pg_notify`` in the same statement, and each store ``LISTEN``s
+Caches across instances: ``get_client`` is cached (:mod:`.client_cache`), signing keys
+by the key ring; every change to a client or a signing key sends ``pg_notify`` in the
+same statement, and each store ``LISTEN``s
 (:mod:`.pg_listener`), so a change made by any instance, worker or the CLI reaches every
 cache within milliseconds.  Tokens are never cached: a revocation is read by the next
 request, wherever it lands.
@@ -46,7 +47,7 @@ import asyncpg.exceptions as pg_errors
 
 from ...core.errors import StorageUnavailableError
 from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
-from ...core.storage import CLIENT_TOPIC
+from ...core.storage import CLIENT_TOPIC, KEYS_TOPIC
 from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
@@ -120,18 +121,25 @@ def _last_param(sql: str) -> int:
     return max(int(n) for n in re.findall(r"\$(\d+)", sql))
 
 
-#: ``save_client`` and its ``NOTIFY`` as one statement: the notification is sent when,
-#: and only if, the change commits.  The channel is the last parameter.  (Built from
-#: constants only: nothing user-supplied reaches the SQL text.)
-_SAVE_CLIENT_AND_NOTIFY = (
-    f"WITH saved AS ({Q.save_client} RETURNING client_id)"  # noqa: S608
-    f" SELECT pg_notify(${_last_param(Q.save_client) + 1}, 'client:' || client_id)"
-    " FROM saved"
-)
+def _and_notify(sql: str, topic: str) -> str:
+    """``sql`` (an INSERT, UPDATE or DELETE) and its ``NOTIFY`` as one statement, so the
+    notification leaves when, and only if, the change commits.  ``topic`` is an SQL
+    expression; the channel is the last parameter.  Answers the rows changed.  (Built
+    from constants only: nothing user-supplied reaches the SQL text.)"""
+    channel = _last_param(sql) + 1
+    return (
+        f"WITH changed AS ({sql} RETURNING 1)"  # noqa: S608
+        f" SELECT (SELECT count(*) FROM changed), pg_notify(${channel}, {topic})"
+    )
+
+
+# The topics spell out CLIENT_TOPIC and KEYS_TOPIC of mintage.core.storage.
+_SAVE_CLIENT_AND_NOTIFY = _and_notify(Q.save_client, "'client:' || $1")  # $1: client_id
+_SAVE_SIGNING_KEY_AND_NOTIFY = _and_notify(Q.save_signing_key, "'keys'")
+_DELETE_SIGNING_KEY_AND_NOTIFY = _and_notify(Q.delete_signing_key, "'keys'")
 
 #: ``delete_client`` as one statement (one round trip, atomic): a data-modifying CTE,
-#: with its ``NOTIFY``.  Answers how many clients were deleted (0 or 1).  Both statements
-#: spell out :data:`~mintage.core.storage.CLIENT_TOPIC`.
+#: with its ``NOTIFY``.  Answers how many clients were deleted (0 or 1).
 _DELETE_CLIENT_AND_NOTIFY = (
     "WITH tokens_gone AS (DELETE FROM tokens WHERE client_id = $1),"
     " codes_gone AS (DELETE FROM authorization_codes WHERE client_id = $1),"
@@ -277,7 +285,7 @@ class PostgresStorage(InvalidationHubMixin):
 
     async def save_client(self, client: Client) -> None:
         try:
-            await self._execute(_SAVE_CLIENT_AND_NOTIFY, *client_params(client), self.channel)
+            await self._fetchval(_SAVE_CLIENT_AND_NOTIFY, *client_params(client), self.channel)
         finally:
             # Also after a failure: the write may have committed before the error.
             self._hub.dispatch(CLIENT_TOPIC + client.client_id)
@@ -400,7 +408,16 @@ class PostgresStorage(InvalidationHubMixin):
         return [signing_key_from_row(row) for row in await self._fetch(Q.list_signing_keys)]
 
     async def save_signing_key(self, key: SigningKey) -> None:
-        await self._execute(Q.save_signing_key, *signing_key_params(key))
+        try:
+            await self._fetchval(
+                _SAVE_SIGNING_KEY_AND_NOTIFY, *signing_key_params(key), self.channel
+            )
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
 
     async def delete_signing_key(self, kid: str) -> bool:
-        return await self._execute(Q.delete_signing_key, kid) > 0
+        try:
+            deleted = await self._fetchval(_DELETE_SIGNING_KEY_AND_NOTIFY, kid, self.channel)
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
+        return bool(deleted)

@@ -83,7 +83,7 @@ from typing import Any
 
 from ...core.errors import StorageUnavailableError
 from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
-from ...core.storage import CLIENT_TOPIC
+from ...core.storage import CLIENT_TOPIC, KEYS_TOPIC
 from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .checkpointer import Checkpointer
 from .client_cache import ClientCache
@@ -600,7 +600,13 @@ class SQLiteStorage(InvalidationHubMixin):
         return [signing_key_from_row(row) for row in self._read_all(Q.list_signing_keys, ())]
 
     async def save_signing_key(self, key: SigningKey) -> None:
-        await self._write(Q.save_signing_key, signing_key_params(key))
+        try:
+            await self._write(Q.save_signing_key, signing_key_params(key))
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
 
     async def delete_signing_key(self, kid: str) -> bool:
-        return await self._write(Q.delete_signing_key, (kid,)) > 0
+        try:
+            return await self._write(Q.delete_signing_key, (kid,)) > 0
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
