@@ -3,8 +3,8 @@
 
 Two real servers, A and B, on their own ports and the same schema: a token issued at one
 is valid, introspectable and revocable at the other, and a change made anywhere else (the
-CLI, another instance) reaches A's client cache within one second, through PostgreSQL
-``NOTIFY``, although the cache keeps entries for 30 s.  Also ``--workers 2``.
+CLI, another instance) reaches A within one second, through PostgreSQL ``NOTIFY``,
+although A caches clients for 30 s.  Also ``--workers 2``.
 
 Each test gets a schema of its own (``?search_path=`` in the URL).  Skipped when
 PostgreSQL is unreachable, unless ``MINTAGE_REQUIRE_POSTGRES=1`` (CI), which fails.
@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -102,11 +103,10 @@ def start(database: str, tmp_path: Path) -> Iterator[Callable[..., list[Instance
         assert "Traceback" not in process.stderr, process.stderr
 
 
-def cli(database: str, cwd: Path, *args: str) -> dict[str, object]:
+def cli(database: str, cwd: Path, *args: str) -> Any:
     result = mintage(*args, "--json", "--database-url", database, cwd=cwd, env=ENV)
     assert result.returncode == 0, result.stderr
-    answer: dict[str, object] = json.loads(result.stdout)
-    return answer
+    return json.loads(result.stdout)
 
 
 def create_client(database: str, cwd: Path) -> tuple[str, str]:
@@ -207,8 +207,16 @@ def test_client_changes_elsewhere_reach_a_running_instance_within_a_second(
         cli(database, tmp_path, "client", "delete", client_id)
         deleted = until(lambda: status(new_secret) == 401, time.monotonic())
 
+        # A signing key rotated by the CLI is published by A.
+        def published() -> set[str]:
+            return {k["kid"] for k in at_a.get("/.well-known/jwks.json").json()["keys"]}
+
+        assert published()  # loaded (and trusted by A's key ring for a second)
+        (made,) = cli(database, tmp_path, "keys", "rotate", "--alg", "ES256")
+        key_seen = until(lambda: made["kid"] in published(), time.monotonic())
+
     print(f"seen at A after: rotation {refused:.3f} s, scopes {narrowed:.3f} s,", end=" ")
-    print(f"delete {deleted:.3f} s")
+    print(f"delete {deleted:.3f} s, key {key_seen:.3f} s")
 
 
 def test_workers_each_listen_and_follow_changes(
