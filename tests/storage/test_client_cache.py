@@ -170,7 +170,16 @@ async def test_unknown_ids_are_not_cached(sql_backend: Storage) -> None:
 
 
 async def test_closing_forgets_the_cache(sql_store: Storage) -> None:
+    heard: list[str] = []
+    assert isinstance(sql_store, SQLiteStorage | PostgresStorage)
+    sql_store.add_invalidation_listener("client:", heard.append)
     await sql_store.save_client(client())
+    if isinstance(sql_store, PostgresStorage):  # its own NOTIFY comes back too: let it pass
+
+        async def echoed() -> bool:
+            return len(heard) == 2
+
+        await until(echoed, 5.0)
     await sql_store.get_client("client-1")
     assert len(cache_of(sql_store)) == 1
     await sql_store.close()
