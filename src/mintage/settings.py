@@ -7,6 +7,7 @@ a TOML file (environment wins).  ``docs/configuration.md`` is generated from thi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import warnings
 from pathlib import Path
@@ -195,6 +196,20 @@ class Settings(BaseSettings):
         "until the window ends",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    graceful_shutdown_timeout: int = Field(
+        30,
+        ge=1,
+        description="`mintage serve`: on SIGTERM or Ctrl-C, seconds requests already "
+        "running may take to finish before they are cancelled and the store is closed.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="`mintage serve`: the reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (comma-separated addresses or networks such as "
+        "`10.0.0.0/8`). Only a connection from one of them gets its client address (logs, "
+        "rate limits) from `X-Forwarded-For`; anyone else could forge it. Empty: believe "
+        "no one. `*`: believe everyone, only when nothing but the proxy can reach Mintage.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -247,6 +262,7 @@ class Settings(BaseSettings):
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in _REDIS_SCHEMES:
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         self._check_rate_limits()
+        _check_forwarded_allow_ips(self.forwarded_allow_ips)
         return self
 
     def _check_rate_limits(self) -> None:
@@ -277,6 +293,21 @@ class Settings(BaseSettings):
 
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _check_forwarded_allow_ips(value: str) -> None:
+    """Every entry an IP address, a network, or ``*``: a typo must not silently
+    trust nobody (or, worse, be read as something else by the server)."""
+    for item in value.split(","):
+        item = item.strip()
+        if not item or item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"forwarded_allow_ips: {item!r} is not an IP address or network"
+            ) from None
 
 
 def render_configuration_docs() -> str:

@@ -92,12 +92,14 @@ class Process:
             self.popen.wait(timeout=10)
 
 
-def mintage(*args: str, cwd: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a ``mintage`` command to completion."""
+def mintage(
+    *args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``mintage`` command to completion, with ``env`` added to a clean environment."""
     return subprocess.run(
         [sys.executable, "-m", "mintage.cli.main", *args],
         cwd=cwd,
-        env=clean_env(),
+        env=clean_env(**(env or {})),
         input=input,
         capture_output=True,
         text=True,

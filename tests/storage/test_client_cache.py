@@ -1,10 +1,12 @@
 """get_client's cache in the SQL stores (mintage.storage.sql.client_cache): changes made
-in-process take effect at once, changes made elsewhere within the TTL."""
+in-process take effect at once, changes made by another process within a second, through
+invalidation (PostgreSQL NOTIFY, SQLite data_version), not by waiting out the TTL."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from storage_records import client
@@ -66,6 +68,30 @@ def test_ttl_zero_turns_caching_off() -> None:
     assert cache.get("client-1") is None and len(cache) == 0
 
 
+def test_topics_drop_one_client_or_all() -> None:
+    cache = ClientCache(ttl=60)
+    for name in ("a", "b", "c"):
+        cache.put(client(name), cache.generation)
+    cache.invalidated("client:b")
+    assert [cache.get(n) is not None for n in "abc"] == [True, False, True]
+    cache.invalidated("keys")  # not ours: ignored
+    assert len(cache) == 2
+    cache.invalidated("*")
+    assert len(cache) == 0
+
+
+def test_unreliable_invalidation_shortens_new_entries() -> None:
+    cache = ClientCache(ttl=60, fallback_ttl=TTL)
+    cache.set_reliable(False)
+    cache.put(client(), cache.generation)
+    time.sleep(TTL * 1.5)
+    assert cache.get("client-1") is None  # the fallback TTL, not 60 s
+    cache.set_reliable(True)
+    cache.put(client(), cache.generation)
+    time.sleep(TTL * 1.5)
+    assert cache.get("client-1") == client()
+
+
 # both SQL stores ------------------------------------------------------------------------
 
 
@@ -79,27 +105,49 @@ async def test_in_process_changes_take_effect_at_once(sql_store: Storage) -> Non
     assert await sql_store.get_client("client-1") is None
 
 
-async def test_changes_by_another_process_take_effect_within_the_ttl(
+async def until(check: Callable[[], Awaitable[bool]], deadline: float) -> float:
+    """Seconds until ``check()`` held, polling; fails after ``deadline`` seconds."""
+    start = time.monotonic()
+    while not await check():
+        elapsed = time.monotonic() - start
+        assert elapsed < deadline, f"not seen after {elapsed:.2f} s"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+async def test_changes_by_another_process_reach_the_cache_within_a_second(
     sql_backend: Storage,
 ) -> None:
-    ttl = 0.2
-    server, cli = with_ttl(sql_backend, ttl), with_ttl(sql_backend, ttl)
+    # A 60 s TTL: only an invalidation can make the change visible within the second.
+    server, cli = with_ttl(sql_backend, 60), with_ttl(sql_backend, 60)
     await server.open()
     await cli.open()
     try:
+        heard: list[str] = []
+        assert isinstance(server, SQLiteStorage | PostgresStorage)
+        server.add_invalidation_listener("client:", heard.append)
         await cli.save_client(client())
-        read_at = time.monotonic()
+
+        async def creation_heard() -> bool:  # so that it cannot empty the cache later
+            return bool(heard)
+
+        await until(creation_heard, 1.0)
         assert await server.get_client("client-1") == client()
+        assert len(cache_of(server)) == 1
         rotated = client(secret_digest="sha256$" + "cd" * 32)
         await cli.save_client(rotated)  # e.g. `mintage client rotate-secret`
-        seen = await server.get_client("client-1")
-        if time.monotonic() - read_at < ttl:  # (a very slow machine may be past it)
-            assert seen == client()  # served from the cache
-        await asyncio.sleep(ttl * 1.25)
-        assert await server.get_client("client-1") == rotated
+
+        async def rotated_seen() -> bool:
+            return await server.get_client("client-1") == rotated
+
+        assert await until(rotated_seen, 1.0) < 1.0
+        assert len(cache_of(server)) == 1  # cached again, the new row
         await cli.delete_client("client-1")
-        await asyncio.sleep(ttl * 1.25)
-        assert await server.get_client("client-1") is None
+
+        async def deleted_seen() -> bool:
+            return await server.get_client("client-1") is None
+
+        assert await until(deleted_seen, 1.0) < 1.0
     finally:
         await cli.close()
         await server.close()
@@ -122,7 +170,16 @@ async def test_unknown_ids_are_not_cached(sql_backend: Storage) -> None:
 
 
 async def test_closing_forgets_the_cache(sql_store: Storage) -> None:
+    heard: list[str] = []
+    assert isinstance(sql_store, SQLiteStorage | PostgresStorage)
+    sql_store.add_invalidation_listener("client:", heard.append)
     await sql_store.save_client(client())
+    if isinstance(sql_store, PostgresStorage):  # its own NOTIFY comes back too: let it pass
+
+        async def echoed() -> bool:
+            return len(heard) == 2
+
+        await until(echoed, 5.0)
     await sql_store.get_client("client-1")
     assert len(cache_of(sql_store)) == 1
     await sql_store.close()

@@ -90,6 +90,26 @@ def _banner(settings: Settings, workers: int) -> str:
     )
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The options ``mintage serve`` gives uvicorn, for one worker or many."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "server_header": False,  # don't advertise the server software
+        "log_level": settings.log_level,
+        # Without a bound, one slow client could hold a shutdown (and a deploy) forever.
+        "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
+        # X-Forwarded-For/-Proto only from the trusted proxies (docs/operations.md);
+        # with none, uvicorn's proxy middleware is left out altogether.
+        "proxy_headers": bool(settings.forwarded_allow_ips.strip()),
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
+
+
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it; without this
     # handler the default action would kill the process with status -15.
@@ -125,16 +145,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         print_demo_client(settings, *demo)
     click.echo(_banner(settings, workers))
     sys.stdout.flush()  # before uvicorn takes over: a pipe would hold the lines back
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "lifespan": "on",
-        "access_log": False,
-        "server_header": False,  # don't advertise the server software
-        "log_level": settings.log_level,
-    }
+    common = uvicorn_options(settings)
     if workers == 1:
         # The opened store and its pepper, so memory:// keeps the demo client.
         app = create_app(settings, storage=store, pepper=pepper)

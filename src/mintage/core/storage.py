@@ -11,6 +11,7 @@ The contract suite in ``tests/storage/`` is the executable form of this page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
@@ -218,4 +219,72 @@ class Storage(
 
     async def ping(self) -> bool:
         """``True`` when the backend answers (readiness)."""
+        ...
+
+
+#: What :meth:`InvalidationSource.add_invalidation_listener` calls: the topic that changed.
+InvalidationCallback = Callable[[str], None]
+
+#: The topic that means "anything may have changed": drop everything you cached.
+ALL_TOPICS = "*"
+#: ``client:<client_id>``: that client was saved (secret rotated, scopes changed…) or deleted.
+CLIENT_TOPIC = "client:"
+#: The signing keys changed (added, rotated, retired).
+KEYS_TOPIC = "keys"
+
+
+@runtime_checkable
+class InvalidationSource(Protocol):
+    """Optional: tells in-process caches that data changed, here or in another process.
+
+    A cache in front of a store (clients, signing keys, …) subscribes to the topics it
+    cares about and drops its entries when told, so that a change made by another
+    instance, another worker or the CLI takes effect within a second instead of when
+    a TTL runs out.  The bundled stores implement it; a custom store need not (check
+    with ``isinstance(store, InvalidationSource)``): its caches then rely on short
+    TTLs alone.
+
+    Topics are short strings: ``client:<client_id>`` (saved, deleted, secret rotated),
+    ``keys`` (the signing keys changed), and :data:`ALL_TOPICS` (``*``): anything may
+    have changed, which listeners receive whatever prefix they subscribed to.
+
+    Delivery, per store:
+
+    - every store tells its own listeners at once, after the write committed;
+    - PostgreSQL: other processes hear it through ``LISTEN/NOTIFY`` within milliseconds
+      (the ``NOTIFY`` is sent in the same transaction as the change, or right after it);
+    - SQLite: other processes' commits are noticed within 0.25 s (``PRAGMA
+      data_version``), without knowing what changed, so listeners receive ``*``;
+    - memory: one process only, so its own listeners are everyone.
+    """
+
+    def add_invalidation_listener(
+        self, topic_prefix: str, callback: InvalidationCallback
+    ) -> Callable[[], None]:
+        """Call ``callback(topic)`` for every topic starting with ``topic_prefix``, and
+        for ``*``; returns a function that unsubscribes.
+
+        ``""`` subscribes to everything; ``"client:"`` to every client; ``"keys"`` to
+        key changes.  The callback runs on the event loop, must be quick and must not
+        raise (an exception is logged and ignored): drop entries, don't reload them.
+        ``*`` is also sent whenever deliveries may have been missed (the notification
+        connection was lost, or came back): drop everything then.
+        """
+        ...
+
+    async def notify_invalidation(self, topic: str) -> None:
+        """Tell every listener, in this process and in every other one sharing the
+        database, that ``topic`` changed.  Call it after the change has committed.
+
+        Raises :class:`~mintage.core.errors.StorageUnavailableError` when the database
+        cannot be reached (the listeners of this process have been told anyway).
+        """
+        ...
+
+    @property
+    def invalidations_reliable(self) -> bool:
+        """``True`` while every change, from any process, reaches the listeners within
+        a second.  ``False`` while some may be missed (PostgreSQL: the notification
+        connection is down and reconnecting): cache for one second at most meanwhile.
+        """
         ...

@@ -5,15 +5,21 @@ from __future__ import annotations
 import dataclasses
 
 from ..core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from ..core.storage import CLIENT_TOPIC, KEYS_TOPIC
+from .invalidation import InvalidationHub, InvalidationHubMixin
 
 
-class MemoryStorage:
+class MemoryStorage(InvalidationHubMixin):
     """Implements :class:`~mintage.core.storage.Storage` with dicts.
 
     Each method runs without awaiting, so on one event loop every method is atomic.
+    It is an :class:`~mintage.core.storage.InvalidationSource` for one process (the only
+    one that can see it): client changes and :meth:`notify_invalidation` reach this
+    store's listeners at once.
     """
 
     def __init__(self) -> None:
+        self._hub = InvalidationHub()
         self.clients: dict[str, Client] = {}
         self.tokens: dict[str, Token] = {}
         self.users: dict[str, User] = {}
@@ -37,6 +43,7 @@ class MemoryStorage:
 
     async def save_client(self, client: Client) -> None:
         self.clients[client.client_id] = client
+        self._hub.dispatch(CLIENT_TOPIC + client.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
         existed = self.clients.pop(client_id, None) is not None
@@ -46,10 +53,15 @@ class MemoryStorage:
             del self.codes[digest]
         for key in [k for k in self.consents if k[1] == client_id]:
             del self.consents[key]
+        self._hub.dispatch(CLIENT_TOPIC + client_id)
         return existed
 
     async def list_clients(self) -> list[Client]:
         return sorted(self.clients.values(), key=lambda c: (c.created_at, c.client_id))
+
+    # invalidation (InvalidationSource)
+    async def notify_invalidation(self, topic: str) -> None:
+        self._hub.dispatch(topic)
 
     # tokens
     async def save_token(self, token: Token) -> None:
@@ -185,6 +197,9 @@ class MemoryStorage:
 
     async def save_signing_key(self, key: SigningKey) -> None:
         self.signing_keys[key.kid] = key
+        self._hub.dispatch(KEYS_TOPIC)
 
     async def delete_signing_key(self, kid: str) -> bool:
-        return self.signing_keys.pop(kid, None) is not None
+        existed = self.signing_keys.pop(kid, None) is not None
+        self._hub.dispatch(KEYS_TOPIC)
+        return existed

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from ..core.clock import Clock, system_clock
 from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
 from ..core.server import AuthorizationServer, Handler, ServerConfig
-from ..core.storage import Storage
+from ..core.storage import KEYS_TOPIC, InvalidationSource, Storage
 from ..ratelimits import RateLimits, build_rate_limiter
 from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
@@ -100,6 +100,14 @@ class MintageApp:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.storage.open()
+        unsubscribe = None
+        if isinstance(self.storage, InvalidationSource):
+            # A key rotated by another instance or the CLI: reload at the next use,
+            # without waiting for the key ring's reload interval.
+            keys = self.server.keys
+            unsubscribe = self.storage.add_invalidation_listener(
+                KEYS_TOPIC, lambda _topic: keys.invalidate()
+            )
         # First start: a signing key per configured algorithm (RFC 7517).
         await self.server.keys.ensure()
         if self.settings.purge_interval:
@@ -114,6 +122,8 @@ class MintageApp:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            if unsubscribe is not None:
+                unsubscribe()
             await self.storage.close()
             if self.limiter is not None:
                 await self.limiter.aclose()

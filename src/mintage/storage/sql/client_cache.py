@@ -1,23 +1,27 @@
-"""A short-lived, bounded in-process cache of ``get_client`` for the SQL stores.
+"""A bounded in-process cache of ``get_client`` for the SQL stores.
 
 Every token request authenticates its client, so without a cache each one starts with a
 ``SELECT`` (SQLite) or a round trip (PostgreSQL) for a row that almost never changes.
 
 The rules, for both stores:
 
-- **in-process changes take effect at once**: ``save_client`` and ``delete_client``
-  invalidate the entry after their write has committed;
-- **changes made elsewhere take effect within ``ttl`` seconds (1)**: another process or
-  instance sharing the database (``mintage client rotate-secret`` from the CLI, another
-  worker) cannot invalidate this cache, so an entry is trusted for at most ``ttl``
-  seconds after it was read.  A rotated secret or a deleted client therefore keeps
-  working here for up to one second; keep ``ttl`` short, never minutes;
+- **changes take effect through invalidation, not expiry**: the store's
+  :class:`~mintage.storage.invalidation.InvalidationHub` calls :meth:`invalidated` with
+  ``client:<id>`` after this process saved or deleted the client, and when another
+  process did (PostgreSQL ``NOTIFY``: milliseconds; SQLite ``PRAGMA data_version``,
+  as ``*``: within 0.25 s).  A rotated secret or a deleted client stops working
+  everywhere within a second;
+- **the TTL is a safety net** (``ttl``, 30 s), for a notification lost in a way nobody
+  noticed.  While the store knows deliveries may be missed (PostgreSQL's listening
+  connection is down), :meth:`set_reliable` lowers it to ``fallback_ttl`` (1 s) and the
+  hub's ``*`` empties the cache, so a missed change lives at most that long;
 - **unknown ids are not cached**: a flood of made-up client ids costs one indexed lookup
   each, as without a cache, and can neither grow memory nor evict real clients; a client
   registered by another process is visible at once;
 - **bounded**: at most ``max_size`` entries (1024); when full, the oldest read goes;
 - a read that started before an invalidation never stores its (possibly older) result:
-  a generation counter, bumped by every invalidation, is checked before storing.
+  a generation counter, bumped by every invalidation, is checked before storing.  So a
+  notification that overtakes a read in flight is not lost.
 
 Times come from ``time.monotonic()``, immune to changes of the wall clock.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 import time
 
 from ...core.models import Client
+from ...core.storage import ALL_TOPICS, CLIENT_TOPIC
 
 __all__ = ["ClientCache"]
 
@@ -34,9 +39,13 @@ __all__ = ["ClientCache"]
 class ClientCache:
     """``client_id`` → ``(expires_at, Client)``; ``ttl <= 0`` turns caching off."""
 
-    __slots__ = ("_entries", "generation", "max_size", "ttl")
+    __slots__ = ("_entries", "fallback_ttl", "generation", "long_ttl", "max_size", "ttl")
 
-    def __init__(self, ttl: float = 1.0, max_size: int = 1024) -> None:
+    def __init__(self, ttl: float = 30.0, max_size: int = 1024, fallback_ttl: float = 1.0) -> None:
+        self.long_ttl = ttl
+        self.fallback_ttl = min(fallback_ttl, ttl)
+        #: The lifetime given to entries stored now: ``long_ttl``, or ``fallback_ttl``
+        #: while invalidations may be missed.
         self.ttl = ttl
         self.max_size = max_size
         #: Bumped by every invalidation; see :meth:`put`.
@@ -77,3 +86,18 @@ class ClientCache:
     def clear(self) -> None:
         self.generation += 1
         self._entries.clear()
+
+    def invalidated(self, topic: str) -> None:
+        """The hub's callback: ``client:<id>`` forgets that client, ``*`` everything."""
+        if topic == ALL_TOPICS:
+            self.clear()
+        elif topic.startswith(CLIENT_TOPIC):
+            self.invalidate(topic[len(CLIENT_TOPIC) :])
+
+    def set_reliable(self, reliable: bool) -> None:
+        """Keep new entries ``long_ttl`` while invalidations arrive, else ``fallback_ttl``.
+
+        Entries stored before the change keep their expiry: the hub empties the cache
+        (``*``) whenever reliability changes.
+        """
+        self.ttl = self.long_ttl if reliable else self.fallback_ttl

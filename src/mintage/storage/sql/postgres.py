@@ -25,11 +25,20 @@ no ``SET`` (``search_path`` comes from ``server_settings`` at connect), no tempo
 tables, no cursors outside a transaction, no advisory locks (migrations take theirs on a
 connection of their own).  So the pool gets :func:`_keep_session` as its ``reset``; asyncpg
 still rolls back a transaction left open on release (``Connection._reset``), and prepared
-statements stay cached per connection, as intended.
+statements stay cached per connection, as intended.  (``LISTEN`` lives on a connection of
+its own, outside the pool: see :mod:`.pg_listener`.)
+
+Caches across instances: ``get_client`` is cached (:mod:`.client_cache`), signing keys
+by the key ring; every change to a client or a signing key sends ``pg_notify`` in the
+same statement, and each store ``LISTEN``s
+(:mod:`.pg_listener`), so a change made by any instance, worker or the CLI reaches every
+cache within milliseconds.  Tokens are never cached: a revocation is read by the next
+request, wherever it lands.
 """
 
 from __future__ import annotations
 
+import re
 from types import TracebackType
 from typing import Any
 
@@ -38,8 +47,11 @@ import asyncpg.exceptions as pg_errors
 
 from ...core.errors import StorageUnavailableError
 from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from ...core.storage import CLIENT_TOPIC, KEYS_TOPIC
+from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
+from .pg_listener import PgInvalidationListener, channel_for
 from .queries import POSTGRES as Q
 from .rows import (
     client_from_row,
@@ -105,13 +117,38 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
-#: ``delete_client`` as one statement (one round trip, atomic): a data-modifying CTE.
-_DELETE_CLIENT_AND_TOKENS = (
+def _last_param(sql: str) -> int:
+    return max(int(n) for n in re.findall(r"\$(\d+)", sql))
+
+
+def _and_notify(sql: str, topic: str) -> str:
+    """``sql`` (an INSERT, UPDATE or DELETE) and its ``NOTIFY`` as one statement, so the
+    notification leaves when, and only if, the change commits.  ``topic`` is an SQL
+    expression; the channel is the last parameter.  Answers the rows changed.  (Built
+    from constants only: nothing user-supplied reaches the SQL text.)"""
+    channel = _last_param(sql) + 1
+    return (
+        f"WITH changed AS ({sql} RETURNING 1)"  # noqa: S608
+        f" SELECT (SELECT count(*) FROM changed), pg_notify(${channel}, {topic})"
+    )
+
+
+# The topics spell out CLIENT_TOPIC and KEYS_TOPIC of mintage.core.storage.
+_SAVE_CLIENT_AND_NOTIFY = _and_notify(Q.save_client, "'client:' || $1")  # $1: client_id
+_SAVE_SIGNING_KEY_AND_NOTIFY = _and_notify(Q.save_signing_key, "'keys'")
+_DELETE_SIGNING_KEY_AND_NOTIFY = _and_notify(Q.delete_signing_key, "'keys'")
+
+#: ``delete_client`` as one statement (one round trip, atomic): a data-modifying CTE,
+#: with its ``NOTIFY``.  Answers how many clients were deleted (0 or 1).
+_DELETE_CLIENT_AND_NOTIFY = (
     "WITH tokens_gone AS (DELETE FROM tokens WHERE client_id = $1),"
     " codes_gone AS (DELETE FROM authorization_codes WHERE client_id = $1),"
-    " consents_gone AS (DELETE FROM consents WHERE client_id = $1)"
-    " DELETE FROM clients WHERE client_id = $1"
+    " consents_gone AS (DELETE FROM consents WHERE client_id = $1),"
+    " clients_gone AS (DELETE FROM clients WHERE client_id = $1 RETURNING 1)"
+    " SELECT (SELECT count(*) FROM clients_gone), pg_notify($2, 'client:' || $1)"
 )
+
+_NOTIFY = "SELECT pg_notify($1, $2)"
 
 
 def _count(status: str) -> int:
@@ -119,15 +156,18 @@ def _count(status: str) -> int:
     return int(status.rpartition(" ")[2])
 
 
-class PostgresStorage:
-    """Implements :class:`~mintage.core.storage.Storage` on PostgreSQL.
+class PostgresStorage(InvalidationHubMixin):
+    """Implements :class:`~mintage.core.storage.Storage` and
+    :class:`~mintage.core.storage.InvalidationSource` on PostgreSQL.
 
     ``database_url`` is ``postgresql://user:password@host:port/db`` (asyncpg's DSN; query
     parameters such as ``sslmode`` pass through).  ``schema`` puts tables and migrations
     into that schema via ``search_path`` on every connection (tests use one per test).
     ``connect_timeout`` bounds how long a call waits for a new connection.
-    ``get_client`` is served from a cache for up to ``client_cache_ttl`` seconds
-    (:mod:`.client_cache`): changes made by other processes take effect within that time.
+    ``get_client`` is served from a cache (:mod:`.client_cache`) that notifications
+    empty (:mod:`.pg_listener`); ``client_cache_ttl`` (30 s) is only its safety net, and
+    ``client_cache_fallback_ttl`` (1 s) its lifetime while the listening connection is
+    down.  ``listen_check_interval`` is how often that connection is checked.
     """
 
     def __init__(
@@ -138,33 +178,63 @@ class PostgresStorage:
         max_size: int = 10,
         schema: str | None = None,
         connect_timeout: float = 5.0,
-        client_cache_ttl: float = 1.0,
+        client_cache_ttl: float = 30.0,
+        client_cache_fallback_ttl: float = 1.0,
+        listen_check_interval: float = 1.0,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.schema = schema
         self.min_size = min_size
         self.max_size = max_size
         self.connect_timeout = connect_timeout
+        self.listen_check_interval = listen_check_interval
         self._pool: asyncpg.Pool | None = None
-        self._clients = ClientCache(client_cache_ttl)
+        self._listener: PgInvalidationListener | None = None
+        #: the ``NOTIFY`` channel, known once open (it depends on the schema in use)
+        self.channel = ""
+        self._hub = InvalidationHub()
+        self._clients = ClientCache(client_cache_ttl, fallback_ttl=client_cache_fallback_ttl)
+        self._hub.add_listener(CLIENT_TOPIC, self._clients.invalidated)
+        self._hub.on_reliability(self._clients.set_reliable)
 
     # lifecycle
     async def open(self) -> None:
-        """Migrate the schema (Alembic, under an advisory lock), then create the pool."""
+        """Migrate the schema (Alembic, under an advisory lock), create the pool, then
+        ``LISTEN`` for cache invalidations."""
         if self._pool is not None:
             return
+        settings = server_settings(self.schema)
         with _UNAVAILABLE:
             await upgrade_schema_async(self.dsn, schema=self.schema)
-            self._pool = await asyncpg.create_pool(
+            pool = await asyncpg.create_pool(
                 self.dsn,
                 min_size=self.min_size,
                 max_size=self.max_size,
                 timeout=self.connect_timeout,
-                server_settings=server_settings(self.schema),
+                server_settings=settings,
                 reset=_keep_session,
             )
+            try:
+                # The schema the tables went to (``schema``, or the URL's search_path).
+                self.channel = channel_for(await pool.fetchval("SELECT current_schema()"))
+            except BaseException:
+                await pool.close()
+                raise
+        self._pool = pool
+        self._listener = PgInvalidationListener(
+            self.dsn,
+            self.channel,
+            self._hub,
+            server_settings=settings,
+            connect_timeout=self.connect_timeout,
+            check_interval=self.listen_check_interval,
+        )
+        await self._listener.start()
 
     async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.stop()
         pool, self._pool = self._pool, None
         self._clients.clear()
         if pool is not None:
@@ -215,19 +285,28 @@ class PostgresStorage:
 
     async def save_client(self, client: Client) -> None:
         try:
-            await self._execute(Q.save_client, *client_params(client))
+            await self._fetchval(_SAVE_CLIENT_AND_NOTIFY, *client_params(client), self.channel)
         finally:
-            self._clients.invalidate(client.client_id)
+            # Also after a failure: the write may have committed before the error.
+            self._hub.dispatch(CLIENT_TOPIC + client.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
         try:
-            deleted = await self._execute(_DELETE_CLIENT_AND_TOKENS, client_id)
+            deleted = await self._fetchval(_DELETE_CLIENT_AND_NOTIFY, client_id, self.channel)
         finally:
-            self._clients.invalidate(client_id)
-        return deleted > 0
+            self._hub.dispatch(CLIENT_TOPIC + client_id)
+        return bool(deleted)
 
     async def list_clients(self) -> list[Client]:
         return [client_from_row(row) for row in await self._fetch(Q.list_clients)]
+
+    # invalidation (InvalidationSource)
+    async def notify_invalidation(self, topic: str) -> None:
+        """Tell this process's listeners now, and every other instance by ``NOTIFY``."""
+        try:
+            await self._execute(_NOTIFY, self.channel, topic)
+        finally:
+            self._hub.dispatch(topic)
 
     # tokens
     async def save_token(self, token: Token) -> None:
@@ -329,7 +408,16 @@ class PostgresStorage:
         return [signing_key_from_row(row) for row in await self._fetch(Q.list_signing_keys)]
 
     async def save_signing_key(self, key: SigningKey) -> None:
-        await self._execute(Q.save_signing_key, *signing_key_params(key))
+        try:
+            await self._fetchval(
+                _SAVE_SIGNING_KEY_AND_NOTIFY, *signing_key_params(key), self.channel
+            )
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
 
     async def delete_signing_key(self, kid: str) -> bool:
-        return await self._execute(Q.delete_signing_key, kid) > 0
+        try:
+            deleted = await self._fetchval(_DELETE_SIGNING_KEY_AND_NOTIFY, kid, self.channel)
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
+        return bool(deleted)

@@ -67,6 +67,8 @@ connection, and a daemon thread with its own connection checkpoints the WAL
 then checkpoints once more, at shutdown).
 
 Several worker processes may share one file: SQLite's locks serialise their batches.
+Caches: ``get_client`` is cached (:mod:`.client_cache`); commits by other processes
+(the CLI, other workers) empty it within 0.25 s (:mod:`.sqlite_watch`).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ from typing import Any
 
 from ...core.errors import StorageUnavailableError
 from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from ...core.storage import CLIENT_TOPIC, KEYS_TOPIC
+from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .checkpointer import Checkpointer
 from .client_cache import ClientCache
 from .migrate import sqlite_path, upgrade_schema
@@ -101,6 +105,7 @@ from .rows import (
     user_from_row,
     user_params,
 )
+from .sqlite_watch import DataVersionWatch
 
 __all__ = ["SQLiteStorage"]
 
@@ -205,15 +210,17 @@ def _execute(db: sqlite3.Connection, op: int, sql: str, params: Any) -> Any:
     return counts
 
 
-class SQLiteStorage:
-    """Implements :class:`~mintage.core.storage.Storage` on a SQLite file.
+class SQLiteStorage(InvalidationHubMixin):
+    """Implements :class:`~mintage.core.storage.Storage` and
+    :class:`~mintage.core.storage.InvalidationSource` on a SQLite file.
 
     ``database_url`` is ``sqlite:///relative.db`` or ``sqlite:////absolute/path.db``.
     ``lock_timeout`` is how long a write waits for another connection's write lock
     before raising ``StorageUnavailableError``.  ``checkpoint_interval`` and
     ``wal_truncate_above`` tune the background checkpoints (:mod:`.checkpointer`).
-    ``get_client`` is served from a cache for up to ``client_cache_ttl`` seconds
-    (:mod:`.client_cache`): changes made by other processes take effect within that time.
+    ``get_client`` is served from a cache (:mod:`.client_cache`) that this process's
+    writes and, every ``watch_interval`` seconds, other processes' commits empty
+    (:mod:`.sqlite_watch`); ``client_cache_ttl`` (30 s) is only its safety net.
     """
 
     def __init__(
@@ -223,7 +230,9 @@ class SQLiteStorage:
         lock_timeout: float = 5.0,
         checkpoint_interval: float = 0.25,
         wal_truncate_above: int = 64 * 1024 * 1024,
-        client_cache_ttl: float = 1.0,
+        client_cache_ttl: float = 30.0,
+        client_cache_fallback_ttl: float = 1.0,
+        watch_interval: float = 0.25,
     ) -> None:
         self.database_url = database_url
         self.path = sqlite_path(database_url)
@@ -233,7 +242,11 @@ class SQLiteStorage:
         self._db: sqlite3.Connection | None = None
         self._batch: _Batch | None = None
         self._checkpointer: Checkpointer | None = None
-        self._clients = ClientCache(client_cache_ttl)
+        self._hub = InvalidationHub()
+        self._clients = ClientCache(client_cache_ttl, fallback_ttl=client_cache_fallback_ttl)
+        self._hub.add_listener(CLIENT_TOPIC, self._clients.invalidated)
+        self._hub.on_reliability(self._clients.set_reliable)
+        self._watch = DataVersionWatch(self._data_version, self._hub, watch_interval)
 
     # lifecycle
     async def open(self) -> None:
@@ -251,12 +264,14 @@ class SQLiteStorage:
             self.path, interval=self.checkpoint_interval, truncate_above=self.wal_truncate_above
         )
         self._checkpointer.start()
+        self._watch.start()
 
     async def close(self) -> None:
         """Commit the pending batch (its writers are woken), then close the connection."""
         db = self._db
         if db is None:
             return
+        await self._watch.stop()
         batch = self._batch
         if batch is not None:
             if batch.handle is not None:
@@ -282,6 +297,10 @@ class SQLiteStorage:
             return self._read_one(Q.ping, ()) is not None
         except (sqlite3.Error, StorageUnavailableError, RuntimeError):
             return False
+
+    def _data_version(self) -> int:
+        row = self._read_one("PRAGMA data_version", ())
+        return int(row[0])
 
     # the only places that touch the connection
     def _conn(self) -> sqlite3.Connection:
@@ -458,7 +477,7 @@ class SQLiteStorage:
         try:
             await self._write(Q.save_client, client_params(client))
         finally:
-            self._clients.invalidate(client.client_id)
+            self._hub.dispatch(CLIENT_TOPIC + client.client_id)
 
     async def delete_client(self, client_id: str) -> bool:
         try:
@@ -469,11 +488,17 @@ class SQLiteStorage:
                 (Q.delete_client, (client_id,)),
             )
         finally:
-            self._clients.invalidate(client_id)
+            self._hub.dispatch(CLIENT_TOPIC + client_id)
         return deleted > 0
 
     async def list_clients(self) -> list[Client]:
         return [client_from_row(row) for row in self._read_all(Q.list_clients, ())]
+
+    # invalidation (InvalidationSource)
+    async def notify_invalidation(self, topic: str) -> None:
+        """Tell this process's listeners.  Other processes notice the commit that
+        made the change by themselves (:mod:`.sqlite_watch`), as ``*``."""
+        self._hub.dispatch(topic)
 
     # tokens
     async def save_token(self, token: Token) -> None:
@@ -575,7 +600,13 @@ class SQLiteStorage:
         return [signing_key_from_row(row) for row in self._read_all(Q.list_signing_keys, ())]
 
     async def save_signing_key(self, key: SigningKey) -> None:
-        await self._write(Q.save_signing_key, signing_key_params(key))
+        try:
+            await self._write(Q.save_signing_key, signing_key_params(key))
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
 
     async def delete_signing_key(self, kid: str) -> bool:
-        return await self._write(Q.delete_signing_key, (kid,)) > 0
+        try:
+            return await self._write(Q.delete_signing_key, (kid,)) > 0
+        finally:
+            self._hub.dispatch(KEYS_TOPIC)
