@@ -63,7 +63,11 @@ def test_unknown_names_raise_attribute_error() -> None:
         _ = mintage.NoSuchThing  # type: ignore[attr-defined]
 
 
-FORBIDDEN = ("starlette", "sqlalchemy", "asyncpg", "httpx", "alembic", "uvicorn", "jinja2")
+FORBIDDEN = (
+    *("starlette", "sqlalchemy", "asyncpg", "httpx", "alembic", "uvicorn", "jinja2"),
+    # observability libraries: core reports through mintage.core.observe and stdlib logging
+    *("prometheus_client", "structlog", "opentelemetry"),
+)
 
 
 def test_core_imports_no_web_framework_or_database_library() -> None:
