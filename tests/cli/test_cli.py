@@ -461,6 +461,7 @@ def test_serve_creates_a_demo_client_only_on_a_new_database(
         "access_log": False,
         "server_header": False,
         "log_level": "info",
+        "log_config": None,
     }
 
 
