@@ -72,15 +72,29 @@ _SCRUBS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Every pattern above needs one of these; most logged strings have none, and one search
+# is far cheaper than four substitutions (the access log formats ~8 strings a request).
+_TRIGGER = re.compile(r"(?i)mint_|bearer|basic|=|[\"']\s*:")
+
+_known_keys: dict[str, bool] = {}
+
+
 def sensitive_key(key: object) -> bool:
     if not isinstance(key, str):
         return False
-    name = key.strip().lower().replace("-", "_")
-    return name in SENSITIVE_KEYS or name.endswith(_SENSITIVE_SUFFIXES)
+    known = _known_keys.get(key)
+    if known is None:
+        name = key.strip().lower().replace("-", "_")
+        known = name in SENSITIVE_KEYS or name.endswith(_SENSITIVE_SUFFIXES)
+        if len(_known_keys) < 4096:  # keys are few; a flood of odd ones is not cached
+            _known_keys[key] = known
+    return known
 
 
 def scrub(text: str) -> str:
     """``text`` with token-shaped substrings replaced."""
+    if _TRIGGER.search(text) is None:
+        return text
     for pattern, replacement in _SCRUBS:
         text = pattern.sub(replacement, text)
     return text
@@ -100,9 +114,15 @@ def _clean(value: Any, depth: int = 0) -> Any:
     return value
 
 
+#: fields the pipeline itself adds, which hold no caller data
+_OURS = frozenset({"timestamp", "level", "logger"})
+
+
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: drop credential values, scrub token-shaped text."""
     for key, value in event_dict.items():
+        if key in _OURS:
+            continue
         if sensitive_key(key):
             event_dict[key] = REDACTED
         elif value is not None and not isinstance(value, bool | int | float):

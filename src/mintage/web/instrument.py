@@ -8,7 +8,7 @@ Starlette app, cheaper than a ``BaseHTTPMiddleware``.
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # asgi.py imports this module
     from .metrics import Metrics
 
 HEADER = b"x-request-id"
+_random_bits = random.getrandbits
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 #: one JSON line per request when the ``access_log`` setting is on
@@ -31,10 +32,12 @@ def request_id(incoming: str | None) -> str:
 
     Anything else (long, or with characters that could forge log lines or headers) is
     replaced rather than cleaned, so a logged id is always one of ours or a safe one.
+    A request id correlates records and is no secret: 64 bits from ``random`` (~0.2 µs)
+    rather than ``os.urandom`` (a system call, ~1.3 µs).
     """
     if incoming is not None and _SAFE_ID.fullmatch(incoming):
         return incoming
-    return os.urandom(8).hex()
+    return f"{_random_bits(64):016x}"
 
 
 def log_access(method: str, route: str, status: int, seconds: float, rid: str, client: Any) -> None:

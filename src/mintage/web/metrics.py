@@ -5,21 +5,31 @@ Every metric of one app lives in that app's own registry, so several apps in one
 prometheus_client's default registry, where other modules register theirs
 (``mintage_rate_limit_rejections_total``) and where the process and GC collectors live.
 
-DESIGN §5: the hot path pays for a dict look-up, a counter and a histogram per request.
-Label children are bound once per route, method and status and then reused; labels are
-route templates, never raw paths, and methods outside a fixed set count as ``other``,
-so nobody can grow the label space by sending odd requests.  ``client_id`` labels come
-only from clients that were issued a token, i.e. registered ones.
+DESIGN §5: the hot path pays for a dict look-up and a few integer additions per request.
+Request counts and latencies are kept in plain per-series slots (:class:`RequestSeries`)
+that a collector turns into a counter and a histogram at scrape time: prometheus_client's
+own ``Counter.inc`` and ``Histogram.observe`` take a lock each and cost ~2.7 µs together,
+this ~0.3 µs.  That needs no lock because requests and scrapes both run on the event
+loop's one thread.  Series are bound once per route, method and status and then reused;
+labels are route templates, never raw paths, and methods outside a fixed set count as
+``other``, so nobody can grow the label space by sending odd requests.  ``client_id``
+labels come only from clients that were issued a token, i.e. registered ones.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,8 +70,59 @@ class StorageCollector(Collector):
             yield gauge
 
 
+class RequestSeries:
+    """Count, latency sum and bucket counts of one route, method and status."""
+
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.buckets = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+
+
+class RequestCollector(Collector):
+    """Exposes every :class:`RequestSeries` as a counter and a histogram."""
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str, str], RequestSeries] = {}
+
+    def describe(self) -> Iterable[Metric]:
+        return (
+            CounterMetricFamily("mintage_http_requests", "", labels=_REQUEST_LABELS),
+            HistogramMetricFamily(
+                "mintage_http_request_duration_seconds", "", labels=_REQUEST_LABELS
+            ),
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "mintage_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            labels=_REQUEST_LABELS,
+        )
+        duration = HistogramMetricFamily(
+            "mintage_http_request_duration_seconds",
+            "Time from the request's arrival to its answer being sent, in seconds.",
+            labels=_REQUEST_LABELS,
+        )
+        for labels, one in list(self.series.items()):
+            requests.add_metric(labels, one.count)
+            running, cumulative = 0, []
+            for bound, n in zip(_BOUNDS, one.buckets, strict=True):
+                running += n
+                cumulative.append((bound, running))
+            duration.add_metric(labels, cumulative, one.total)
+        yield requests
+        yield duration
+
+
+_REQUEST_LABELS = ("route", "method", "status")
+_BOUNDS = (*(repr(float(b)) for b in BUCKETS), "+Inf")  # as prometheus_client writes them
+
+
 class RouteMetrics:
-    """The bound children of one route template and method."""
+    """The series of one route template and method."""
 
     __slots__ = ("_by_status", "_errors", "_metrics", "method", "route")
 
@@ -69,22 +130,24 @@ class RouteMetrics:
         self._metrics = metrics
         self.route = route
         self.method = method
-        self._by_status: dict[int, tuple[Any, Any]] = {}
+        self._by_status: dict[int, RequestSeries] = {}
         self._errors: dict[str, Any] = {}
         self._bind(200)
 
-    def _bind(self, status: int) -> tuple[Any, Any]:
-        labels = (self.route, self.method, str(status))
-        pair = (self._metrics.requests.labels(*labels), self._metrics.duration.labels(*labels))
-        self._by_status[status] = pair
-        return pair
+    def _bind(self, status: int) -> RequestSeries:
+        series = self._metrics.requests.series.setdefault(
+            (self.route, self.method, str(status)), RequestSeries()
+        )
+        self._by_status[status] = series
+        return series
 
     def observe(self, status: int, seconds: float, error: str | None = None) -> None:
-        pair = self._by_status.get(status)
-        if pair is None:
-            pair = self._bind(status)
-        pair[0].inc()
-        pair[1].observe(seconds)
+        series = self._by_status.get(status)
+        if series is None:
+            series = self._bind(status)
+        series.count += 1
+        series.total += seconds
+        series.buckets[bisect_left(BUCKETS, seconds)] += 1
         if error is not None:
             child = self._errors.get(error)
             if child is None:
@@ -95,24 +158,12 @@ class RouteMetrics:
 class Metrics(EngineObserver):
     """The metrics of one app; also the engine's observer (tokens issued)."""
 
-    __slots__ = ("_routes", "_tokens", "duration", "errors", "registry", "requests", "tokens")
+    __slots__ = ("_routes", "_tokens", "errors", "registry", "requests", "tokens")
 
     def __init__(self, pool_stats: PoolStats | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ("route", "method", "status")
-        self.requests = Counter(
-            "mintage_http_requests",
-            "HTTP requests answered, by route template, method and status.",
-            labels,
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "mintage_http_request_duration_seconds",
-            "Time from the request's arrival to the last byte of the answer, in seconds.",
-            labels,
-            buckets=BUCKETS,
-            registry=self.registry,
-        )
+        self.requests = RequestCollector()
+        self.registry.register(self.requests)
         self.tokens = Counter(
             "mintage_tokens_issued",
             "Token responses of the token endpoint (RFC 6749 §5.1), by grant type and client.",
