@@ -50,6 +50,9 @@ SENSITIVE_KEYS = frozenset(
         "assertion",
         "client_assertion",
         "pepper",
+        "api_key",
+        "private_key",
+        "key_encryption_key",
     }
 )
 _SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_verifier")
