@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -195,7 +195,6 @@ class Settings(BaseSettings):
         "failed client authentications per address; past it the address is refused "
         "until the window ends",
     )
-    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     graceful_shutdown_timeout: int = Field(
         30,
         ge=1,
@@ -209,6 +208,30 @@ class Settings(BaseSettings):
         "`10.0.0.0/8`). Only a connection from one of them gets its client address (logs, "
         "rate limits) from `X-Forwarded-For`; anyone else could forge it. Empty: believe "
         "no one. `*`: believe everyone, only when nothing but the proxy can reach Mintage.",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="Log level: debug, info, warning, error, critical."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json",
+        description="Logs of `mintage serve`: `json` (one JSON object per line, with the "
+        "request id; for log collectors) or `console` (for people).",
+    )
+    access_log: bool = Field(
+        False,
+        description="Log one line per request (method, route, status, duration, request id, "
+        "client address; never the query string). Off by default: it costs throughput.",
+    )
+    metrics_enabled: bool = Field(
+        True,
+        description="Serve Prometheus metrics at `GET /metrics`. Keep that path off the "
+        "public internet (block it at the proxy); see docs/operations.md.",
+    )
+    otel_enabled: bool = Field(
+        False,
+        description="Trace every request with OpenTelemetry (needs `pip install "
+        "'mintage[otel]'`; exporter from the `OTEL_*` variables). Off by default: it "
+        "costs more than a token request.",
     )
 
     @classmethod
@@ -227,6 +250,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"MINTAGE_CONFIG names {config_file}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

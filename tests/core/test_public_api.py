@@ -64,17 +64,11 @@ def test_unknown_names_raise_attribute_error() -> None:
 
 
 FORBIDDEN = (
-    "starlette",
-    "sqlalchemy",
-    "asyncpg",
-    "httpx",
-    "alembic",
-    "uvicorn",
-    "jinja2",
+    *("starlette", "sqlalchemy", "asyncpg", "httpx", "alembic", "uvicorn", "jinja2"),
     # rate limits: core owns the protocol, mintage.ratelimits the counting
-    "limits",
-    "redis",
-    "prometheus_client",
+    *("limits", "redis"),
+    # observability libraries: core reports through mintage.core.observe and stdlib logging
+    *("prometheus_client", "structlog", "opentelemetry"),
 )
 
 

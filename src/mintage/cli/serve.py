@@ -6,6 +6,10 @@ are printed once, with ready-made curl lines.
 
 With ``--workers N`` uvicorn starts N processes that each import
 :func:`app_factory`; command-line overrides reach them as ``MINTAGE_*`` variables.
+
+Logs (Mintage's, uvicorn's, Alembic's) go to stderr as JSON lines by default
+(:func:`mintage.logs.configure_logging`); the banner and the demo client's credentials
+are for the person at the terminal and go to stdout as plain text.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ from ..core.clients import register_client
 from ..core.credentials import SecretHasher
 from ..core.models import Client
 from ..core.storage import Storage
+from ..logs import configure_logging
 from ..settings import Settings
 from ..web.app import create_app
 from ..web.asgi import HotPaths
+from ..web.tracing import TracingUnavailableError, check_available
 from .context import (
     BadInputError,
     build_store,
@@ -43,7 +49,9 @@ DEMO_CLIENT_NAME = "Demo client"
 
 def app_factory() -> HotPaths:
     """The app as each worker process builds it: settings from ``MINTAGE_*`` only."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 async def _prepare(
@@ -101,6 +109,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "server_header": False,  # don't advertise the server software
         "log_level": settings.log_level,
+        # uvicorn's loggers propagate to the root handler of configure_logging
+        "log_config": None,
         # Without a bound, one slow client could hold a shutdown (and a deploy) forever.
         "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
         # X-Forwarded-For/-Proto only from the trusted proxies (docs/operations.md);
@@ -134,6 +144,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     settings = load_settings(ctx, **{k: v for k, v in overrides.items() if v is not None})
     if workers > 1 and settings.database_url.startswith("memory:"):
         raise BadInputError("memory:// cannot be shared by several workers: use SQLite")
+    if settings.otel_enabled:
+        try:
+            check_available()
+        except TracingUnavailableError as exc:
+            raise BadInputError(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
     pepper = pepper_for(settings)
     store = build_store(settings)
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -49,6 +49,8 @@ class OAuthResponse:
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = NO_STORE
+    #: the RFC error code of an error answer (RFC 6749 §5.2), for metrics and logs
+    error: str | None = None
 
 
 def json_response(
@@ -65,4 +67,4 @@ def error_response(exc: OAuthError, *, basic_challenge: bool = False) -> OAuthRe
     if isinstance(exc, InvalidClientError) and basic_challenge:
         headers.append(("www-authenticate", 'Basic realm="mintage", charset="UTF-8"'))
     headers.extend((k.lower(), v) for k, v in exc.headers.items())
-    return OAuthResponse(exc.status_code, orjson.dumps(exc.body()), tuple(headers))
+    return OAuthResponse(exc.status_code, orjson.dumps(exc.body()), tuple(headers), exc.error)

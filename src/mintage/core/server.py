@@ -30,6 +30,7 @@ from .issuer import Lifetimes, TokenIssuer
 from .jwt_tokens import JWTSigner
 from .keyring import KeyRing
 from .login import LoginService
+from .observe import NO_OBSERVER, EngineObserver
 from .oidc.discovery import JWKSEndpoint, openid_configuration
 from .oidc.logout import EndSessionEndpoint
 from .oidc.userinfo import UserinfoEndpoint
@@ -94,7 +95,10 @@ class ServerConfig:
 
 
 class AuthorizationServer:
-    """Builds every endpoint from a config, a store, a pepper and a clock."""
+    """Builds every endpoint from a config, a store, a pepper and a clock.
+
+    ``observer`` is told what the engine did (tokens issued), for metrics.
+    """
 
     def __init__(
         self,
@@ -105,6 +109,7 @@ class AuthorizationServer:
         *,
         key_encryption_key: bytes | None = None,
         limiter: RateLimiter = NO_RATE_LIMITS,
+        observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self.config = config
         self.storage = storage
@@ -142,7 +147,7 @@ class AuthorizationServer:
             default_format=config.access_token_format,
         )
         ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=storage)
-        self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx)
+        self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx, observer)
         #: the authorization endpoint (RFC 6749 §4.1.1)
         self.authorize = AuthorizeEndpoint(
             storage,
@@ -194,10 +199,15 @@ class AuthorizationServer:
         except OAuthError as exc:
             return error_response(exc)
         except StorageUnavailableError:
-            log.warning("storage unavailable", extra={"path": request.path})
+            log.warning(
+                "storage unavailable",
+                extra={"path": request.path, "request_id": request.request_id},
+            )
             return error_response(TemporarilyUnavailableError("storage is unavailable"))
         except Exception:
-            log.exception("unexpected error", extra={"path": request.path})
+            log.exception(
+                "unexpected error", extra={"path": request.path, "request_id": request.request_id}
+            )
             return error_response(ServerError())
 
     async def handle_resource(self, request: OAuthRequest) -> OAuthResponse:
@@ -225,5 +235,8 @@ class AuthorizationServer:
             response = error_response(exc)
             header = challenge(self.config.realm, exc, " ".join(required))
             return OAuthResponse(
-                response.status, response.body, (*response.headers, ("www-authenticate", header))
+                response.status,
+                response.body,
+                (*response.headers, ("www-authenticate", header)),
+                response.error,
             )

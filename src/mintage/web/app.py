@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..core.clock import Clock, system_clock
+from ..core.observe import NO_OBSERVER, EngineObserver
 from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import KEYS_TOPIC, InvalidationSource, Storage
@@ -27,7 +29,9 @@ from ..ratelimits import RateLimits, build_rate_limiter
 from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
 from ..storage import open_storage
-from .asgi import EngineEndpoint, HotPaths
+from .asgi import EngineEndpoint, HotPaths, Run
+from .instrument import ObservedApp
+from .metrics import Metrics
 from .routes import page_routes
 
 log = logging.getLogger("mintage")
@@ -180,6 +184,7 @@ def build_server(
     clock: Clock = system_clock,
     pepper: bytes | None = None,
     limiter: RateLimiter = NO_RATE_LIMITS,
+    observer: EngineObserver = NO_OBSERVER,
 ) -> AuthorizationServer:
     """The engine for these settings over this store (also used by the CLI)."""
     return AuthorizationServer(
@@ -189,6 +194,7 @@ def build_server(
         clock,
         key_encryption_key=load_key_encryption_key(settings),
         limiter=limiter,
+        observer=observer,
     )
 
 
@@ -210,63 +216,70 @@ def create_app(
     storage: Storage | None = None,
     clock: Clock = system_clock,
     pepper: bytes | None = None,
+    tracer_provider: Any = None,
 ) -> HotPaths:
     """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
 
     ``storage`` may be any object meeting :class:`mintage.core.storage.Storage` (the
     origin's "model"); by default it is built from ``settings.database_url``.  The
-    app opens the store on start-up and closes it on shutdown.
+    app opens the store on start-up and closes it on shutdown.  ``tracer_provider``
+    receives the spans when ``settings.otel_enabled`` is on (:mod:`mintage.web.tracing`).
     """
     settings = settings or Settings()
     storage = storage if storage is not None else open_storage(settings.database_url)
     pepper = pepper if pepper is not None else load_pepper(settings)
     limiter = rate_limiter(settings, clock)
+    metrics = Metrics(getattr(storage, "pool_stats", None)) if settings.metrics_enabled else None
+    observer = metrics if metrics is not None else NO_OBSERVER
     server = build_server(
         settings,
         storage,
         clock=clock,
         pepper=pepper,
         limiter=limiter if limiter is not None else NO_RATE_LIMITS,
+        observer=observer,
     )
     web = MintageApp(settings, storage, server, limiter)
     limit = settings.max_body_bytes
 
-    def engine(handler: Handler) -> EngineEndpoint:
-        return EngineEndpoint(functools.partial(server.handle, handler), limit)
+    def engine(path: str, run: Run, *methods: str) -> Route:
+        if "GET" in methods:
+            methods = (*methods, "HEAD")  # as Starlette's Route does
+        endpoint = EngineEndpoint(
+            run, limit, path, methods, metrics=metrics, access_log=settings.access_log
+        )
+        return Route(path, endpoint, methods=list(methods))
+
+    def handler(h: Handler) -> Run:
+        return functools.partial(server.handle, h)
 
     routes = [
-        Route("/oauth/token", engine(server.token), methods=["POST"]),
-        Route("/oauth/revoke", engine(server.revocation), methods=["POST"]),
-        Route("/oauth/introspect", engine(server.introspection), methods=["POST"]),
-        Route("/resource", EngineEndpoint(server.handle_resource, limit), methods=["GET", "POST"]),
-        Route(
-            "/.well-known/oauth-authorization-server",
-            EngineEndpoint(server.metadata, limit),
-            methods=["GET"],
-        ),
-        Route(
-            "/.well-known/openid-configuration",
-            EngineEndpoint(server.metadata, limit),
-            methods=["GET"],
-        ),
-        Route(
-            "/.well-known/jwks.json",
-            EngineEndpoint(functools.partial(server.handle, server.jwks), limit),
-            methods=["GET"],
-        ),
-        Route("/userinfo", EngineEndpoint(server.handle_userinfo, limit), methods=["GET", "POST"]),
+        engine("/oauth/token", handler(server.token), "POST"),
+        engine("/oauth/revoke", handler(server.revocation), "POST"),
+        engine("/oauth/introspect", handler(server.introspection), "POST"),
+        engine("/resource", server.handle_resource, "GET", "POST"),
+        engine("/.well-known/oauth-authorization-server", server.metadata, "GET"),
+        engine("/.well-known/openid-configuration", server.metadata, "GET"),
+        engine("/.well-known/jwks.json", handler(server.jwks), "GET"),
+        engine("/userinfo", server.handle_userinfo, "GET", "POST"),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
         *page_routes(server, pepper, limit),
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     app = Starlette(
         routes=routes,
         lifespan=web.lifespan,
         exception_handlers={HTTPException: _http_error},
     )
     app.state.mintage = web
-    hot = HotPaths(app)
+    hot = HotPaths(app, ObservedApp(app, metrics, settings.access_log))
     for route in routes:
-        if isinstance(route.endpoint, EngineEndpoint) and route.methods:
-            hot.add(route.path, tuple(route.methods), route.endpoint)
+        if isinstance(route.endpoint, EngineEndpoint):
+            hot.add(route.path, route.endpoint.methods, route.endpoint)
+    if settings.otel_enabled:
+        from .tracing import tracing_middleware
+
+        hot.wrap(tracing_middleware([r.path for r in routes], tracer_provider))
     return hot

@@ -13,6 +13,7 @@ from ..errors import (
 )
 from ..grants import Grant, GrantContext
 from ..http import OAuthRequest, OAuthResponse, json_response
+from ..observe import NO_OBSERVER, EngineObserver
 from ..params import body_params
 
 
@@ -24,11 +25,16 @@ class TokenEndpoint:
     """
 
     def __init__(
-        self, grants: Iterable[Grant], authenticator: ClientAuthenticator, ctx: GrantContext
+        self,
+        grants: Iterable[Grant],
+        authenticator: ClientAuthenticator,
+        ctx: GrantContext,
+        observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self.grants: dict[str, Grant] = {g.grant_type: g for g in grants}
         self._authenticator = authenticator
         self._ctx = ctx
+        self._observer = observer
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
         params = body_params(request)
@@ -48,4 +54,5 @@ class TokenEndpoint:
         if grant_type not in authenticated.client.grant_types:
             raise UnauthorizedClientError(f"this client may not use grant_type {grant_type}")
         body = await grant.exchange(authenticated, params, self._ctx)
+        self._observer.token_issued(grant_type, authenticated.client.client_id)
         return json_response(body)

@@ -240,6 +240,19 @@ class PostgresStorage(InvalidationHubMixin):
         if pool is not None:
             await pool.close()
 
+    def pool_stats(self) -> dict[str, int]:
+        """For metrics: the connection pool's size, idle and busy connections, maximum."""
+        pool = self._pool
+        if pool is None:
+            return {}
+        size, idle = pool.get_size(), pool.get_idle_size()
+        return {
+            "pool_size": size,
+            "pool_idle": idle,
+            "pool_in_use": size - idle,
+            "pool_max": pool.get_max_size(),
+        }
+
     async def ping(self) -> bool:
         try:
             return bool(await self._fetchval(Q.ping) == 1)

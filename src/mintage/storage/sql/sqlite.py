@@ -292,6 +292,12 @@ class SQLiteStorage(InvalidationHubMixin):
             db.execute("PRAGMA optimize")
         db.close()
 
+    def pool_stats(self) -> dict[str, int]:
+        """For metrics: writes queued for the next group commit (a lasting non-zero value
+        means the write lock is contended, e.g. by another process)."""
+        batch = self._batch
+        return {"pending_writes": len(batch.writes) if batch is not None else 0}
+
     async def ping(self) -> bool:
         try:
             return self._read_one(Q.ping, ()) is not None
