@@ -11,6 +11,12 @@ server's own token code: ``alg: none``, HS256 keyed with our public keys (RS/HS 
 under the original signature, one flipped signature byte, and a token signed with our
 own key by an insider that Mintage never issued.  An expired and a revoked token are
 genuine tokens that stopped being valid.  An ID token is not an access token.
+
+Access tokens are checked against their stored record (the digest of the whole JWT), so
+any altered byte makes them unknown.  ID tokens have no record: the one place Mintage
+verifies a JWT's signature itself is the ``id_token_hint`` of RP-Initiated Logout, where
+a hint naming the signed-in user ends the session without asking.  The same forgeries,
+made of the user's ID token, must not sign anyone out there.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -34,6 +40,7 @@ from mintage.core.pkce import s256
 from oauth_testkit import MakeServer, Registered, Server, bearer, sign_in_through_pages
 
 CB = "https://rp.example/callback"
+BYE = "https://rp.example/signed-out"
 
 
 def b64(data: bytes) -> str:
@@ -49,9 +56,14 @@ def parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     return json.loads(unb64(head)), json.loads(unb64(payload)), signature
 
 
+def signed(claims: dict[str, Any], key: Any, header: dict[str, Any]) -> str:
+    """A JWS made with joserfc, with exactly ``header`` as its protected header."""
+    alg = header["alg"]
+    return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=[alg])
+
+
 def es256(claims: dict[str, Any], key: Any, kid: str, **header: Any) -> str:
-    protected = {"alg": "ES256", "typ": "at+jwt", "kid": kid, **header}
-    return jws.serialize_compact(protected, json.dumps(claims).encode(), key, algorithms=["ES256"])
+    return signed(claims, key, {"alg": "ES256", "typ": "at+jwt", "kid": kid, **header})
 
 
 def compact(header: dict[str, Any], claims: dict[str, Any]) -> str:
@@ -60,18 +72,47 @@ def compact(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 class Setup:
-    """A JWT-issuing server, a resource server client, and one genuine user token."""
+    """A JWT-issuing server, a resource server client, and one genuine user token
+    response, obtained in ``browser``, which stays signed in."""
 
-    def __init__(self, server: Server, rs: Registered, app: Registered, issued: dict[str, Any]):
+    def __init__(
+        self,
+        server: Server,
+        rs: Registered,
+        app: Registered,
+        issued: dict[str, Any],
+        browser: httpx.AsyncClient,
+    ) -> None:
         self.server = server
         self.rs = rs
         self.app = app
         self.issued = issued
+        self.browser = browser
 
     @property
     def token(self) -> str:
         value: str = self.issued["access_token"]
         return value
+
+    @property
+    def id_token(self) -> str:
+        value: str = self.issued["id_token"]
+        return value
+
+    async def logout(self, hint: str) -> httpx.Response:
+        """RP-Initiated Logout from the signed-in browser, with ``hint``."""
+        return await self.browser.get(
+            f"{self.server.settings.issuer_url}/oauth/logout",
+            params={"id_token_hint": hint, "post_logout_redirect_uri": BYE, "state": "z"},
+        )
+
+    async def logout_refused(self, hint: str) -> None:
+        """Refused as a hint: our error page, no redirect, and still signed in."""
+        sessions = dict(self.server.storage.sessions)
+        response = await self.logout(hint)
+        assert response.status_code == 400, response.text
+        assert "location" not in response.headers
+        assert self.server.storage.sessions == sessions
 
     async def jwks(self) -> dict[str, Any]:
         body: dict[str, Any] = (await self.server.http.get("/.well-known/jwks.json")).json()
@@ -94,7 +135,9 @@ class Setup:
         assert await self.server.introspect(self.rs, token) == {"active": False}
 
 
-async def user_token(server: Server, app: Registered, scope: str) -> dict[str, Any]:
+async def user_token(
+    server: Server, app: Registered, scope: str, browser: httpx.AsyncClient
+) -> dict[str, Any]:
     """A code flow through the real pages: the token response for alice."""
     verifier = secrets.token_urlsafe(48)
     query = {
@@ -108,8 +151,7 @@ async def user_token(server: Server, app: Registered, scope: str) -> dict[str, A
         "code_challenge_method": "S256",
     }
     url = f"{server.settings.issuer_url}/oauth/authorize?{urlencode(query)}"
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as browser:
-        location = await sign_in_through_pages(browser, url)
+    location = await sign_in_through_pages(browser, url)
     code = dict(parse_qsl(urlsplit(location).query))["code"]
     response = await server.token(
         {
@@ -126,33 +168,36 @@ async def user_token(server: Server, app: Registered, scope: str) -> dict[str, A
 
 
 @pytest.fixture
-async def setup(make_server: MakeServer) -> Setup:
+async def setup(make_server: MakeServer) -> AsyncIterator[Setup]:
     server = await make_server(access_token_format="jwt")
-    await server.user()
+    alice = await server.user()
     rs = await server.client(name="resource server", scopes=("read",))
     app = await server.client(
         name="web app",
         grant_types=("authorization_code", "refresh_token"),
         scopes=("openid", "profile", "read"),
         redirect_uris=(CB,),
+        post_logout_redirect_uris=(BYE,),
     )
-    issued = await user_token(server, app, "openid profile read")
-    s = Setup(server, rs, app, issued)
-    header, claims, _ = parts(s.token)
-    assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
-    assert claims["sub"] == (await server.storage.get_user_by_username("alice")).user_id  # type: ignore[union-attr]
-    await s.accepted_everywhere(s.token)
-    return s
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as browser:
+        issued = await user_token(server, app, "openid profile read", browser)
+        s = Setup(server, rs, app, issued, browser)
+        header, claims, _ = parts(s.token)
+        assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
+        assert claims["sub"] == alice.user_id
+        await s.accepted_everywhere(s.token)
+        assert len(server.storage.sessions) == 1
+        yield s
 
 
 # forgeries made without any key of ours
 
-Forge = Callable[[Setup], Awaitable[list[str]]]
+Forge = Callable[[Setup, str], Awaitable[list[str]]]
 
 
-async def alg_none(s: Setup) -> list[str]:
-    header, claims, _ = parts(s.token)
-    unsigned = {"alg": "none", "typ": "at+jwt"}
+async def alg_none(s: Setup, token: str) -> list[str]:
+    header, claims, _ = parts(token)
+    unsigned = {"alg": "none", "typ": header["typ"]}
     return [
         compact(unsigned, claims) + ".",
         compact({**header, "alg": "none"}, claims) + ".",  # our kid kept
@@ -160,10 +205,10 @@ async def alg_none(s: Setup) -> list[str]:
     ]
 
 
-async def hs256_with_public_keys(s: Setup) -> list[str]:
+async def hs256_with_public_keys(s: Setup, token: str) -> list[str]:
     """RFC 8725 §2.1: a verifier that let the header pick HMAC would key it with the
     public key it has for the ``kid``; the attacker knows that key too."""
-    header, claims, _ = parts(s.token)
+    header, claims, _ = parts(token)
     forged = []
     for jwk in (await s.jwks())["keys"]:
         public = (RSAKey if jwk["kty"] == "RSA" else ECKey).import_key(jwk)
@@ -179,31 +224,34 @@ async def hs256_with_public_keys(s: Setup) -> list[str]:
     return forged
 
 
-async def foreign_key(s: Setup) -> list[str]:
-    """Well-formed ES256 tokens signed by a key that is not ours."""
-    header, claims, _ = parts(s.token)
-    stranger = ECKey.generate_key("P-256")
+async def foreign_key(s: Setup, token: str) -> list[str]:
+    """Well-formed tokens signed by keys that are not ours: one of the token's own
+    algorithm and one of the other, under an unknown ``kid`` and under ours."""
+    header, claims, _ = parts(token)
+    strangers = {"ES256": ECKey.generate_key("P-256"), "RS256": RSAKey.generate_key(2048)}
     forged = []
-    for kid in ("k-" + secrets.token_urlsafe(16), header["kid"]):
-        forged.append(es256(claims, stranger, kid))
-    # the attacker's public key carried in the header itself ("jwk", RFC 7515 §4.1.3)
-    forged.append(es256(claims, stranger, header["kid"], jwk=stranger.as_dict(private=False)))
+    for alg, stranger in strangers.items():
+        for kid in ("k-" + secrets.token_urlsafe(16), header["kid"]):
+            forged.append(signed(claims, stranger, {**header, "alg": alg, "kid": kid}))
+        # the attacker's public key carried in the header itself ("jwk", RFC 7515 §4.1.3)
+        jwk = stranger.as_dict(private=False)
+        forged.append(signed(claims, stranger, {**header, "alg": alg, "jwk": jwk}))
     return forged
 
 
-async def claims_edited(s: Setup) -> list[str]:
+async def claims_edited(s: Setup, token: str) -> list[str]:
     """The original signature over edited claims: a wider scope, another subject."""
-    header, claims, signature = parts(s.token)
+    header, claims, signature = parts(token)
     edits = [
-        {**claims, "scope": claims["scope"] + " admin"},
+        {**claims, "scope": claims.get("scope", "openid") + " admin"},
         {**claims, "sub": "someone-else"},
         {**claims, "exp": claims["exp"] + 86400},
     ]
     return [f"{compact(header, edit)}.{signature}" for edit in edits]
 
 
-async def signature_byte_flipped(s: Setup) -> list[str]:
-    head, payload, signature = s.token.split(".")
+async def signature_byte_flipped(s: Setup, token: str) -> list[str]:
+    head, payload, signature = token.split(".")
     raw = bytearray(unb64(signature))
     raw[len(raw) // 2] ^= 0x01
     last = bytearray(unb64(signature))
@@ -211,10 +259,10 @@ async def signature_byte_flipped(s: Setup) -> list[str]:
     return [f"{head}.{payload}.{b64(bytes(raw))}", f"{head}.{payload}.{b64(bytes(last))}"]
 
 
-async def signed_by_an_insider(s: Setup) -> list[str]:
+async def signed_by_an_insider(s: Setup, token: str) -> list[str]:
     """Correctly signed with the server's own current key, but never issued: without
     a stored record it is refused, whatever its claims say."""
-    _, claims, _ = parts(s.token)
+    _, claims, _ = parts(token)
     kid, key = await s.server.engine.keys.signer("ES256")
     variants = [
         {**claims, "aud": "https://other-api.example"},
@@ -229,25 +277,45 @@ async def signed_by_an_insider(s: Setup) -> list[str]:
     return forged
 
 
-@pytest.mark.parametrize(
-    "forge",
-    [
-        alg_none,
-        hs256_with_public_keys,
-        foreign_key,
-        claims_edited,
-        signature_byte_flipped,
-        signed_by_an_insider,
-    ],
-)
+FORGERIES = [alg_none, hs256_with_public_keys, foreign_key, claims_edited, signature_byte_flipped]
+
+
+@pytest.mark.parametrize("forge", [*FORGERIES, signed_by_an_insider])
 async def test_forged_jwt_is_refused(setup: Setup, forge: Forge) -> None:
-    forged = await forge(setup)
+    forged = await forge(setup, setup.token)
     assert forged
     for token in forged:
         assert token != setup.token
         await setup.refused_everywhere(token)
     # nothing forged disturbed the genuine token
     await setup.accepted_everywhere(setup.token)
+
+
+# id_token_hint at RP-Initiated Logout: the signature is what is checked
+
+
+@pytest.mark.parametrize("forge", FORGERIES)
+async def test_forged_id_token_hint_signs_nobody_out(setup: Setup, forge: Forge) -> None:
+    forged = await forge(setup, setup.id_token)
+    assert forged
+    for hint in forged:
+        assert hint != setup.id_token
+        await setup.logout_refused(hint)
+    # the genuine hint names the signed-in user: signed out at once, back to the client
+    done = await setup.logout(setup.id_token)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{BYE}?state=z"
+    assert not setup.server.storage.sessions
+
+
+async def test_hint_must_be_an_id_token_of_this_issuer(setup: Setup) -> None:
+    # a JWT access token is signed by one of our keys, but is not an ID token
+    await setup.logout_refused(setup.token)
+    # an ID token signed with our own key but naming another issuer
+    header, claims, _ = parts(setup.id_token)
+    kid, key = await setup.server.engine.keys.signer("RS256")
+    elsewhere = signed({**claims, "iss": "https://other.example"}, key, {**header, "kid": kid})
+    await setup.logout_refused(elsewhere)
 
 
 # genuine tokens that stopped being valid
