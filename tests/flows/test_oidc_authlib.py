@@ -38,6 +38,7 @@ from oauth_testkit import (
     MakeServer,
     Registered,
     Server,
+    page_forms,
     password_hash,
     sign_in_through_pages,
 )
@@ -321,6 +322,29 @@ async def test_claims_follow_the_scope(oidc_server: Server, rps: list[RelyingPar
         "address": {"locality": "Oxford"},  # §5.1.1: an object
         "phone_number": "+44 1865 000000",
     }
+
+
+async def test_consent_page_says_what_each_openid_scope_releases(
+    oidc_server: Server, rps: list[RelyingParty]
+) -> None:
+    rp = await relying_party(oidc_server, rps, scope="openid profile email address phone")
+    url, _ = rp.oauth.create_authorization_url(
+        rp.metadata["authorization_endpoint"], code_verifier=secrets.token_urlsafe(48)
+    )
+    async with browser(oidc_server) as http:
+        login = page_forms((await http.get(url)).text)[0]
+        data = {**login.fields, "username": "alice", "password": PASSWORD}
+        signed_in = await http.post(httpx.URL(url).join(login.action), data=data)
+        consent = (await http.get(httpx.URL(url).join(signed_in.headers["location"]))).text
+    for words in (
+        "Confirm who you are",
+        "See your profile",
+        "See your email address",
+        "See your postal address",
+        "See your phone number",
+    ):
+        assert words in consent, words
+    assert "<code>" not in consent  # no scope shown by its bare name
 
 
 async def test_jwt_access_token_verifies_against_the_same_jwks(
