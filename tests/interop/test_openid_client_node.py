@@ -39,6 +39,7 @@ CACHE = HERE / ".cache" / "openid-client"
 PINNED = ("package.json", "package-lock.json")
 #: the relying party's callback: never served, the script reads the redirect itself
 REDIRECT_URI = "http://127.0.0.1:9/callback"
+POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:9/signed-out"
 SCOPE = "openid profile email"
 CLAIMS = ("email=alice@example.com", "email_verified=true", "name=Alice Liddell")
 
@@ -135,7 +136,8 @@ def run_relying_party(rp_home: Path, deployment: Deployment, *extra: str) -> dic
     client = cli(
         "client", "create", "--name", "openid-client RP",
         "--grant-type", "authorization_code", "--grant-type", "refresh_token",
-        "--scope", SCOPE, "--redirect-uri", REDIRECT_URI, *extra,
+        "--scope", SCOPE, "--redirect-uri", REDIRECT_URI,
+        "--post-logout-redirect-uri", POST_LOGOUT_REDIRECT_URI, *extra,
         env=deployment.env,
     )  # fmt: skip
     node = shutil.which("node") or "node"
@@ -147,6 +149,7 @@ def run_relying_party(rp_home: Path, deployment: Deployment, *extra: str) -> dic
             CLIENT_ID=client["client_id"],
             CLIENT_SECRET=client.get("client_secret") or "",
             REDIRECT_URI=REDIRECT_URI,
+            POST_LOGOUT_REDIRECT_URI=POST_LOGOUT_REDIRECT_URI,
             SCOPE=SCOPE,
             USERNAME="alice",
             PASSWORD=PASSWORD,
@@ -210,6 +213,25 @@ def check_summary(summary: dict[str, Any], deployment: Deployment, *, jwt: bool)
     assert refused is not None, "openid-client accepted an unexpected nonce"
     assert refused["code"] == "OAUTH_JWT_CLAIM_COMPARISON_FAILED", refused
     assert refused["claim"] == "nonce", refused
+
+    # Core §3.1.2.1 with the browser still signed in: prompt=none shows no page and
+    # keeps the sign-in; prompt=login asks for the password again and starts a new one;
+    # max_age is met by that sign-in, which openid-client checks against auth_time
+    first = claims["auth_time"]
+    assert summary["silent"] == {"pages": [], "sub": deployment.user_id, "auth_time": first}
+    again = summary["promptLogin"]
+    assert again["pages"] == ["login"] and again["auth_time"] > first
+    assert summary["maxAge"] == {**again, "pages": []}
+
+    # RP-Initiated Logout: the hint names the signed-in user, so no question is asked
+    logout = summary["logout"]
+    assert logout["end_session_endpoint"] == deployment.issuer + "/oauth/logout"
+    assert logout["pages"] == []
+    assert logout["returned_to"] == POST_LOGOUT_REDIRECT_URI
+    assert logout["state_matches"] is True
+    # signed out: prompt=none now answers login_required to the client
+    assert summary["afterLogout"] is not None, "prompt=none succeeded after the logout"
+    assert summary["afterLogout"]["error"] == "login_required", summary["afterLogout"]
 
 
 @pytest.mark.timeout(300)

@@ -8,8 +8,13 @@
 // consent form, and reads where Mintage sends it back.  It knows no Mintage internals:
 // only HTML forms, cookies and redirects.
 //
+// Then, with the browser still signed in: prompt=none (no page), prompt=login (the sign-in
+// page again), max_age (openid-client checks auth_time), RP-Initiated Logout through the
+// discovered end_session_endpoint, and prompt=none once signed out (login_required).
+//
 // Input (environment): ISSUER, CLIENT_ID, CLIENT_SECRET (empty for a public client),
-// REDIRECT_URI, SCOPE, USERNAME, PASSWORD.  Output: one JSON summary on stdout.
+// REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, SCOPE, USERNAME, PASSWORD.  Output: one JSON
+// summary on stdout.
 
 import { readFileSync } from 'node:fs'
 import * as client from 'openid-client'
@@ -107,7 +112,8 @@ const config = env.CLIENT_SECRET
     execute: [client.allowInsecureRequests],
   })
 
-async function signIn (overrides = {}) {
+/** One authorization: extra request `params`, extra openid-client `checks`. */
+async function signIn ({ params = {}, checks = {} } = {}) {
   const codeVerifier = client.randomPKCECodeVerifier()
   const state = client.randomState()
   const nonce = client.randomNonce()
@@ -118,15 +124,36 @@ async function signIn (overrides = {}) {
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...params,
   })
   const { location, pages } = await browser(authorizationUrl, env.USERNAME, env.PASSWORD)
   const tokens = await client.authorizationCodeGrant(config, location, {
     pkceCodeVerifier: codeVerifier,
     expectedState: state,
-    expectedNonce: overrides.expectedNonce ?? nonce,
+    expectedNonce: nonce,
+    ...checks,
   })
-  return { tokens, nonce, pages, location }
+  return { tokens, nonce, pages, location, claims: tokens.claims() }
 }
+
+/** What a sign-in that must fail failed with. */
+async function failure (attempt) {
+  try {
+    await attempt()
+  } catch (err) {
+    const cause = err.cause instanceof Error ? err.cause : null
+    return {
+      message: err.message,
+      error: err.error ?? null, // an authorization error response (login_required...)
+      code: cause?.code ?? err.code ?? null,
+      detail: cause?.message ?? null,
+      claim: cause?.cause?.claim ?? null,
+    }
+  }
+  return null
+}
+
+const brief = ({ pages, claims }) => ({ pages, sub: claims.sub, auth_time: claims.auth_time })
 
 const first = await signIn()
 const claims = first.tokens.claims()
@@ -135,20 +162,25 @@ const refreshed = await client.refreshTokenGrant(config, first.tokens.refresh_to
 const refreshedClaims = refreshed.claims()
 const userinfoAfterRefresh = await client.fetchUserInfo(config, refreshed.access_token, claims.sub)
 
-// The relying party's own checks bite: a second sign-in whose ID token carries the
-// nonce of that request, validated against another expected nonce, is refused.
-let wrongNonce = null
-try {
-  await signIn({ expectedNonce: client.randomNonce() })
-} catch (err) {
-  const cause = err.cause instanceof Error ? err.cause : null
-  wrongNonce = {
-    message: err.message,
-    code: cause?.code ?? err.code ?? null,
-    detail: cause?.message ?? null,
-    claim: cause?.cause?.claim ?? null,
-  }
-}
+// The relying party's own checks bite: a sign-in whose ID token carries the nonce of
+// its request, validated against another expected nonce, is refused.
+const wrongNonce = await failure(() => signIn({ checks: { expectedNonce: client.randomNonce() } }))
+
+// OpenID Connect Core §3.1.2.1 with the session still open
+const silent = await signIn({ params: { prompt: 'none' } })
+await new Promise((resolve) => setTimeout(resolve, 1100)) // a later auth_time, to the second
+const again = await signIn({ params: { prompt: 'login' } })
+const maxAge = await signIn({ params: { max_age: '3600' }, checks: { maxAge: 3600 } })
+
+// RP-Initiated Logout 1.0 through the discovered end_session_endpoint
+const logoutState = client.randomState()
+const logoutUrl = client.buildEndSessionUrl(config, {
+  id_token_hint: again.tokens.id_token,
+  post_logout_redirect_uri: env.POST_LOGOUT_REDIRECT_URI,
+  state: logoutState,
+})
+const loggedOut = await browser(logoutUrl, env.USERNAME, env.PASSWORD)
+const afterLogout = await failure(() => signIn({ params: { prompt: 'none' } }))
 
 const pkg = JSON.parse(readFileSync(new URL('./node_modules/openid-client/package.json', import.meta.url)))
 const server = config.serverMetadata()
@@ -180,4 +212,14 @@ process.stdout.write(JSON.stringify({
   },
   userinfoAfterRefresh,
   wrongNonce,
+  silent: brief(silent),
+  promptLogin: brief(again),
+  maxAge: brief(maxAge),
+  logout: {
+    end_session_endpoint: server.end_session_endpoint ?? null,
+    pages: loggedOut.pages,
+    returned_to: loggedOut.location.origin + loggedOut.location.pathname,
+    state_matches: loggedOut.location.searchParams.get('state') === logoutState,
+  },
+  afterLogout,
 }, null, 2) + '\n')
