@@ -37,6 +37,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from joserfc.jwt import decode
 
 from mintage.core.pkce import s256
+from mintage.resource import InvalidTokenError, JWTVerifier
 from oauth_testkit import MakeServer, Registered, Server, bearer, sign_in_through_pages
 
 CB = "https://rp.example/callback"
@@ -289,6 +290,33 @@ async def test_forged_jwt_is_refused(setup: Setup, forge: Forge) -> None:
         await setup.refused_everywhere(token)
     # nothing forged disturbed the genuine token
     await setup.accepted_everywhere(setup.token)
+
+
+@pytest.mark.parametrize("forge", FORGERIES)
+async def test_resource_kit_refuses_the_forgeries_locally(setup: Setup, forge: Forge) -> None:
+    """``mintage.resource.JWTVerifier`` checks signatures against this server's JWKS
+    instead of a record: the forgeries fail there too.  (One signed with our own key
+    would pass: local verification trusts the key; only introspection and Mintage's own
+    endpoints consult the record.)"""
+    server = setup.server
+    local = JWTVerifier(
+        server.settings.issuer_url,
+        transport=httpx.ASGITransport(app=server.app),
+        clock=server.clock,
+    )
+    try:
+        genuine = await local.verify(setup.token)
+        assert (genuine.client_id, genuine.subject) == (
+            setup.app.client_id,
+            parts(setup.token)[1]["sub"],
+        )
+        for token in await forge(setup, setup.token):
+            with pytest.raises(InvalidTokenError):
+                await local.verify(token)
+        with pytest.raises(InvalidTokenError):  # typ JWT, aud the client: not for an API
+            await local.verify(setup.id_token)
+    finally:
+        await local.aclose()
 
 
 # id_token_hint at RP-Initiated Logout: the signature is what is checked
