@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from html.parser import HTMLParser
 from typing import Any
 
 import argon2
@@ -214,3 +215,84 @@ async def server_factory() -> AsyncIterator[MakeServer]:
             return Server(app, settings, store, clock, http)
 
         yield make
+
+
+class _FormParser(HTMLParser):
+    """The forms of a page: action, method, and the fields a browser would submit."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[PageForm] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(PageForm(a.get("action", ""), a.get("method", "get").lower()))
+        elif self.forms and tag in ("input", "button") and a.get("name"):
+            if tag == "button" or a.get("type") == "submit":
+                self.forms[-1].buttons.append((a["name"], a.get("value", "")))
+            else:
+                self.forms[-1].fields[a["name"]] = a.get("value", "")
+
+
+@dataclasses.dataclass
+class PageForm:
+    action: str
+    method: str
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: ``(name, value)`` of the submit buttons: a browser sends the one clicked
+    buttons: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def page_forms(html: str) -> list[PageForm]:
+    """The forms of an HTML page, with entities decoded as a browser would."""
+    parser = _FormParser()
+    parser.feed(html)
+    parser.close()
+    return parser.forms
+
+
+async def sign_in_through_pages(
+    http: httpx.AsyncClient,
+    authorization_url: str,
+    *,
+    username: str = "alice",
+    password: str = PASSWORD,
+    decision: str = "approve",
+) -> str:
+    """Play the browser through the real sign-in and consent pages.
+
+    ``http`` keeps the cookies (the CSRF and session cookies), like a browser profile.
+    From the authorization URL: the sign-in form is filled and posted with its CSRF
+    field, the consent form (when asked) is answered with ``decision``, and the
+    ``Location`` that leaves Mintage for the client's redirect URI is returned.
+    """
+    url = start = httpx.URL(authorization_url)
+    response = await http.get(url)
+    for _ in range(6):
+        if response.status_code in (302, 303):
+            location = url.join(response.headers["location"])
+            if (location.scheme, location.host, location.port) != (
+                start.scheme,
+                start.host,
+                start.port,
+            ):
+                return str(location)  # back to the client
+            url = location
+            response = await http.get(url)
+            continue
+        assert response.status_code == 200, f"{response.status_code} at {url}:\n{response.text}"
+        forms = page_forms(response.text)
+        login = next((f for f in forms if f.action.endswith("/login")), None)
+        consent = next((f for f in forms if f.action.endswith("/authorize/decision")), None)
+        if login is not None and "password" in response.text:
+            url = url.join(login.action)
+            data = {**login.fields, "username": username, "password": password}
+        elif consent is not None:
+            assert ("decision", decision) in consent.buttons, consent.buttons
+            url = url.join(consent.action)
+            data = {**consent.fields, "decision": decision}
+        else:
+            raise AssertionError(f"no sign-in or consent form at {url}:\n{response.text}")
+        response = await http.post(url, data=data)
+    raise AssertionError("the pages never sent the browser back to the client")

@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 ]
 STARTUP_SECONDS = 20.0
 #: users of the browser tests; each test signs in as its own, so none depends on another
-USERS = ("alice", "bob", "carol", "dave", "mallory", "erin")
+USERS = ("alice", "bob", "carol", "dave", "mallory", "erin", "olivia")
 
 
 def _missing_browser() -> str | None:
@@ -97,6 +97,8 @@ class Deployment:
     #: user id by username
     users: dict[str, str]
     client_id: str
+    #: the environment of ``mintage`` commands on the server's database
+    env: dict[str, str]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -191,7 +193,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             wait_healthy(f"{webapp_url}/", lambda: webapp is not None and webapp.poll() is None)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{log.read_text()}") from None
-        yield Deployment(mintage_url, webapp_url, users, client_id)
+        yield Deployment(mintage_url, webapp_url, users, client_id, mintage.env)
     finally:
         if webapp is not None:
             webapp.terminate()

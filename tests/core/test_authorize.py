@@ -115,6 +115,24 @@ async def test_defaults_scope_and_redirect_uri(
     assert not request.redirect_uri_given
 
 
+async def test_openid_request_must_name_its_redirect_uri(
+    engine: AuthorizationServer, store: MemoryStorage, clock: FrozenClock
+) -> None:
+    """OpenID Connect Core §3.1.2.1: REQUIRED, though RFC 6749 lets OAuth omit it."""
+    rp = await code_client(engine, store, clock, scopes=("openid", "read"))
+    with pytest.raises(RedirectError) as raised:
+        await endpoint(engine).validate(request_params(rp, scope="openid", redirect_uri=None))
+    back = query(raised.value.location)
+    assert raised.value.location.startswith(CB + "?")  # the one registered URI
+    assert (back["error"], back["state"], back["iss"]) == ("invalid_request", "xyz", ISSUER)
+    # a plain OAuth request of the same client still may omit it
+    request = await endpoint(engine).validate(request_params(rp, redirect_uri=None))
+    assert request.redirect_uri == CB and not request.redirect_uri_given
+    # and an OpenID Connect request that names it is fine
+    request = await endpoint(engine).validate(request_params(rp, scope="openid"))
+    assert request.scopes == ("openid",)
+
+
 async def test_empty_values_count_as_omitted(
     engine: AuthorizationServer, public: Registered
 ) -> None:

@@ -41,6 +41,8 @@ SCOPE_DESCRIPTIONS: Mapping[str, str] = {
     "openid": "Confirm who you are",
     "profile": "See your profile (name, picture)",
     "email": "See your email address",
+    "address": "See your postal address",
+    "phone": "See your phone number",
     "offline_access": "Stay connected when you are away",
 }
 

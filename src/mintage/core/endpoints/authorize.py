@@ -270,11 +270,17 @@ _PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 
 
 def _oidc_params(given: Mapping[str, str]) -> tuple[frozenset[str], int | None]:
-    """Check ``prompt`` and ``max_age`` (Core §3.1.2.1) and refuse request objects (§6)."""
+    """Check ``prompt``, ``max_age`` and ``redirect_uri`` (Core §3.1.2.1) and refuse
+    request objects (§6)."""
     if "request" in given:
         raise RequestNotSupportedError("request objects are not supported")
     if "request_uri" in given:
         raise RequestUriNotSupportedError("request_uri is not supported")
+    # Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID Connect request, even where
+    # RFC 6749 §3.1.2.3 lets a client with one registered URI omit it.  The error goes
+    # to that one registered URI, which is safe to redirect to.
+    if "openid" in given.get("scope", "").split() and "redirect_uri" not in given:
+        raise InvalidRequestError("redirect_uri is required with the openid scope")
     prompt = frozenset(given.get("prompt", "").split())
     unknown = prompt - _PROMPTS
     if unknown:
