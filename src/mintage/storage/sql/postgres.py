@@ -6,7 +6,9 @@ round trip of a prepared statement: ~20k selects/s against ~5.5k through SQLAlch
 Outages: every call goes through :data:`_UNAVAILABLE`, which turns a lost or refused
 connection into :class:`~mintage.core.errors.StorageUnavailableError`; the server then
 answers 503 ``temporarily_unavailable`` instead of a wrong ``invalid_grant`` that would
-make clients discard good credentials (DESIGN §2).
+make clients discard good credentials (DESIGN §2).  Recovery needs no restart: the pool
+replaces a dead connection when it is next acquired, so the first requests after the
+server is back succeed (tests/e2e/test_e2e_outage.py stops and starts a real server).
 
 Durability: each write is its own transaction (one statement), committed before the
 method returns.  With PostgreSQL's default ``synchronous_commit=on`` the commit is
@@ -82,6 +84,11 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     pg_errors.CrashShutdownError,
     pg_errors.TooManyConnectionsError,
     pg_errors.InterfaceError,  # connection closed, pool closing
+    # A pooled connection whose session the server ended while it sat idle: PostgreSQL
+    # sends the FATAL (57P01 on a fast shutdown) just before it closes the socket, and
+    # a query sent in between finds asyncpg's protocol still consuming that error.
+    # asyncpg aborts the connection as it raises this, so the pool replaces it.
+    pg_errors.InternalClientError,
 )
 
 
