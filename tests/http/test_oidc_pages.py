@@ -94,6 +94,10 @@ async def test_prompt_login_asks_again_even_when_signed_in(server: Server) -> No
     assert page.status_code == 200 and 'name="password"' in page.text
     fields = {k: unescape(v) for k, v in hidden(page.text).items()}
     assert "prompt=login" not in fields["return_to"]  # or it would ask forever
+    # the old sign-in is over: the request cannot go on without the new one
+    assert not server.storage.sessions
+    skipped = await server.http.get(fields["return_to"])
+    assert skipped.status_code == 200 and 'name="password"' in skipped.text
     server.clock.advance(5)
     signed = await server.http.post(
         "/login", data={**fields, "username": "alice", "password": PASSWORD}
@@ -147,6 +151,9 @@ async def test_login_hint_prefills_the_username(server: Server) -> None:
         ({"max_age": "soon"}, "invalid_request"),
         ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
         ({"request_uri": "https://rp.example/r"}, "request_uri_not_supported"),
+        ({"registration": "{}"}, "registration_not_supported"),
+        ({"response_mode": "form_post"}, "invalid_request"),
+        ({"response_mode": "fragment"}, "invalid_request"),
     ],
 )
 async def test_bad_oidc_parameters_go_back_to_the_client(

@@ -138,6 +138,13 @@ class RequestUriNotSupportedError(OAuthError):
     error = "request_uri_not_supported"
 
 
+class RegistrationNotSupportedError(OAuthError):
+    """OpenID Connect Core §3.1.2.6 ``registration_not_supported`` (the ``registration``
+    parameter of Core §7.2.1)."""
+
+    error = "registration_not_supported"
+
+
 class RequestTooLargeError(OAuthError):
     """The request body exceeds the configured limit (HTTP 413)."""
 

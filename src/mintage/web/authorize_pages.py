@@ -76,7 +76,15 @@ async def _proceed(b: Browser, request: Request, params: dict[str, str]) -> Resp
         if silent:
             return b.see_other(authorize.refuse(pending, LoginRequiredError("sign-in required")))
         return_to = b.authorize_url(request, pending.without_prompt_login())
-        return await login_page(b, request, visitor, return_to, pending=pending)
+        if session is None or user is None:
+            return await login_page(b, request, visitor, return_to, pending=pending)
+        # A sign-in that is too old ends here, so the request can only go on after a
+        # new one: opening return_to (without prompt=login) directly finds no session.
+        await b.services.sessions.end(visitor.session_cookie or "")
+        signed_out = Visitor(visitor.browser, None, None, None)
+        response = await login_page(b, request, signed_out, return_to, pending=pending)
+        b.cookies.clear(response, b.cookies.session_name)
+        return response
     consent = b.services.consent
     if "consent" in pending.prompt or await consent.needs_consent(
         user.user_id, pending.client.client_id, pending.scopes

@@ -26,6 +26,7 @@ from ..errors import (
     AccessDeniedError,
     InvalidRequestError,
     OAuthError,
+    RegistrationNotSupportedError,
     RequestNotSupportedError,
     RequestUriNotSupportedError,
     UnauthorizedClientError,
@@ -276,6 +277,13 @@ def _oidc_params(given: Mapping[str, str]) -> tuple[frozenset[str], int | None]:
         raise RequestNotSupportedError("request objects are not supported")
     if "request_uri" in given:
         raise RequestUriNotSupportedError("request_uri is not supported")
+    if "registration" in given:
+        raise RegistrationNotSupportedError("the registration parameter is not supported")
+    # OAuth 2.0 Multiple Response Types §2.1: the response goes in the query, the only
+    # mode offered (response_modes_supported); a client asking for another one would
+    # look for the code where it is not.
+    if given.get("response_mode", "query") != "query":
+        raise InvalidRequestError("response_mode must be query")
     # Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID Connect request, even where
     # RFC 6749 §3.1.2.3 lets a client with one registered URI omit it.  The error goes
     # to that one registered URI, which is safe to redirect to.
