@@ -62,6 +62,9 @@ class Deployment:
             "MINTAGE_DATABASE_URL": self.database_url,
             "MINTAGE_SECRET_KEY": SECRET_KEY,
             "MINTAGE_CREATE_DEMO_CLIENT": "false",
+            # These deployments test durability under load from one address and one
+            # client, which the default rate limits would (rightly) refuse.
+            "MINTAGE_RATE_LIMITS_ENABLED": "false",
             **self.settings,
         }
 
