@@ -4,9 +4,11 @@ checked against the JWKS and tokens of an app on the same database."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import test_cli
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -113,3 +115,38 @@ def test_jwt_client_and_user_claims_from_the_cli(db: str) -> None:
         "http://rp.example/bye",
     )
     assert bad_uri.exit_code != 0 and "https" in bad_uri.output
+
+
+def test_changing_the_key_encryption_key_with_reseal(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok(db, "db", "upgrade")
+    before = {k["kid"] for k in jwks(db)["keys"]}  # sealed under the server secret
+    new_kek = tmp_path / "kek"
+    new_kek.write_text("n" * 40 + "\n")
+    monkeypatch.setenv("MINTAGE_KEY_ENCRYPTION_KEY_FILE", str(new_kek))
+    wrong = tmp_path / "wrong"
+    wrong.write_text("w" * 40)
+    refused = run(db, "keys", "reseal", "--previous-key-file", str(wrong))
+    assert refused.exit_code != 0 and "neither" in refused.output
+    done = json.loads(ok(db, "keys", "reseal", "--previous-from-secret-key", "--json").stdout)
+    assert done == {"resealed": 2}
+    again = json.loads(ok(db, "keys", "reseal", "--previous-from-secret-key", "--json").stdout)
+    assert again == {"resealed": 0}
+    # the server signs with the re-sealed keys: the same kids, tokens verify
+    made = create_json(
+        db, "--name", "api", "--grant-type", "client_credentials", "--access-token-format", "jwt"
+    )
+
+    async def action(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+        response = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(made["client_id"], made["client_secret"]),
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"], (await client.get("/.well-known/jwks.json")).json()
+
+    token, keys = with_app(db, action)
+    assert {k["kid"] for k in keys["keys"]} == before
+    jwt.decode(token, KeySet.import_key_set(keys), algorithms=["ES256"])

@@ -9,6 +9,7 @@ it from JWKS, for a compromised key: the tokens it signed stop verifying).
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +17,8 @@ import click
 from ..core.jose import SIGNING_ALGS
 from ..core.keyring import KeyRing, KeyRingError
 from ..core.models import SigningKey
+from ..core.sealing import Sealer, SealError, derive_key
+from ..core.server import SIGNING_KEY_SEALING
 from ..core.storage import Storage
 from ..web.app import build_server
 from .context import (
@@ -24,6 +27,7 @@ from .context import (
     echo_json,
     json_option,
     load_settings,
+    pepper_for,
     with_store,
 )
 
@@ -153,3 +157,57 @@ def retire(ctx: click.Context, kid: str, unpublish: bool, as_json: bool) -> None
         echo_json(key_record(key, now))
         return
     click.echo(f"retired {key.kid}: {_state(key, now)}")
+
+
+@keys_group.command("reseal")
+@click.option(
+    "--previous-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File holding the key-encryption key the keys are sealed with now.",
+)
+@click.option(
+    "--previous-from-secret-key",
+    is_flag=True,
+    help="The keys are sealed with the key derived from the server secret (no "
+    "key-encryption key was set before).",
+)
+@json_option
+@database_url_option
+@click.pass_context
+def reseal(
+    ctx: click.Context,
+    previous_key_file: Path | None,
+    previous_from_secret_key: bool,
+    as_json: bool,
+) -> None:
+    """Re-seal every signing key under the configured key-encryption key.
+
+    To change the key-encryption key: set the new one (MINTAGE_KEY_ENCRYPTION_KEY or
+    _FILE), run this with the old one, then restart the instances.
+    """
+    if (previous_key_file is None) == (not previous_from_secret_key):
+        raise BadInputError("give --previous-key-file or --previous-from-secret-key")
+    settings = load_settings(ctx)
+    if previous_key_file is not None:
+        old = previous_key_file.read_text().strip().encode()
+        if len(old) < 32:
+            raise BadInputError(f"{previous_key_file}: the key is shorter than 32 characters")
+    else:
+        old = pepper_for(settings)
+    previous = Sealer(derive_key(old, SIGNING_KEY_SEALING))
+
+    async def action(store: Storage) -> int:
+        ring, _ = _keyring(ctx, store)
+        try:
+            return await ring.reseal(previous)
+        except SealError:
+            raise BadInputError(
+                "a signing key opens with neither the configured nor the previous "
+                "key-encryption key"
+            ) from None
+
+    changed = with_store(settings, action)
+    if as_json:
+        echo_json({"resealed": changed})
+    else:
+        click.echo(f"re-sealed {changed} signing key(s) under the configured key-encryption key")

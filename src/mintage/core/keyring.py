@@ -25,7 +25,7 @@ from .clock import Clock
 from .credentials import new_id
 from .jose import SIGNING_ALGS, Key, generate_key, import_key
 from .models import SigningKey
-from .sealing import Sealer
+from .sealing import Sealer, SealError
 from .storage import KeyStore
 
 
@@ -179,6 +179,25 @@ class KeyRing:
         await self._store.save_signing_key(retired)
         self.invalidate()
         return retired
+
+    async def reseal(self, previous: Sealer) -> int:
+        """Seal every key under this ring's key-encryption key that is still sealed
+        under ``previous`` (changing the key-encryption key); returns how many changed.
+        Keys this ring can open already are left alone, so a rerun is harmless."""
+        changed = 0
+        self.invalidate()
+        for key in await self.keys():
+            aad = key.kid.encode()
+            try:
+                self._sealer.open(key.private_jwk_sealed, aad)
+                continue
+            except SealError:
+                private = previous.open(key.private_jwk_sealed, aad)  # SealError: wrong key
+            resealed = replace(key, private_jwk_sealed=self._sealer.seal(private, aad))
+            await self._store.save_signing_key(resealed)
+            changed += 1
+        self.invalidate()
+        return changed
 
     async def prune(self) -> int:
         """Delete keys no longer published; returns how many."""

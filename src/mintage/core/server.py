@@ -56,6 +56,9 @@ GRANTS: tuple[type[Grant], ...] = (
     PasswordGrant,
 )
 
+#: HKDF purpose of the key that seals signing keys (see :mod:`.sealing`)
+SIGNING_KEY_SEALING = "mintage signing-key sealing"
+
 Handler = Callable[[OAuthRequest], Awaitable[OAuthResponse]]
 
 
@@ -123,7 +126,7 @@ class AuthorizationServer:
 
         # Signing keys are sealed with the key-encryption key, or by default with a key
         # derived from the server secret (never the secret itself: HKDF with a purpose).
-        sealer = Sealer(derive_key(key_encryption_key or pepper, "mintage signing-key sealing"))
+        sealer = Sealer(derive_key(key_encryption_key or pepper, SIGNING_KEY_SEALING))
         #: the signing keys (RFC 7517): JWT access tokens and ID tokens
         self.keys = KeyRing(
             storage,
