@@ -17,6 +17,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import argon2
 import httpx
@@ -28,6 +29,7 @@ from mintage.core.clients import register_client
 from mintage.core.clock import FrozenClock
 from mintage.core.credentials import new_id
 from mintage.core.models import Client, Token, User
+from mintage.core.pkce import s256
 from mintage.core.server import AuthorizationServer
 from mintage.core.storage import Storage
 
@@ -296,3 +298,31 @@ async def sign_in_through_pages(
             raise AssertionError(f"no sign-in or consent form at {url}:\n{response.text}")
         response = await http.post(url, data=data)
     raise AssertionError("the pages never sent the browser back to the client")
+
+
+async def authorize_code(
+    http: httpx.AsyncClient,
+    client_id: str,
+    *,
+    redirect_uri: str,
+    code_verifier: str,
+    scope: str = "read",
+    username: str = "alice",
+    password: str = PASSWORD,
+) -> str:
+    """An authorization code the way a browser gets one (RFC 6749 §4.1.1–4.1.2, PKCE
+    S256): :func:`sign_in_through_pages` from ``/oauth/authorize`` on ``http``'s base
+    URL, which may be the ASGI app or a real server."""
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": "st",
+        "code_challenge": s256(code_verifier),
+        "code_challenge_method": "S256",
+    }
+    url = http.base_url.join("/oauth/authorize").copy_merge_params(params)
+    location = await sign_in_through_pages(http, str(url), username=username, password=password)
+    assert location.startswith(redirect_uri + "?"), location
+    return parse_qs(urlsplit(location).query)["code"][0]
