@@ -58,8 +58,10 @@ class LoggingStore(mintage.MemoryStorage):
         log.info("save_token(%s for %s, scope=%r)", token.kind, token.client_id, token.scope)
         await super().save_token(token)
 
-    async def consume_token(self, digest: str, now: int) -> Token | None:
-        won = await super().consume_token(digest, now)
+    async def consume_token(
+        self, digest: str, now: int, successor: str | None = None
+    ) -> Token | None:
+        won = await super().consume_token(digest, now, successor)
         log.info("consume_token(…) -> %s", "consumed" if won else "refused")
         return won
 

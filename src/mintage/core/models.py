@@ -66,6 +66,9 @@ class Token:
     consumed_at: int | None = None
     #: when the user signed in, for the ID token of a refresh (OpenID Connect Core §12.2)
     auth_time: int | None = None
+    #: a rotated refresh token's response, sealed, while the refresh grace window may
+    #: still hand it out again (see ``core/grants/refresh_grace.py``); else ``None``
+    successor: str | None = field(default=None, repr=False)
 
     def is_active(self, now: int) -> bool:
         return self.revoked_at is None and self.expires_at > now

@@ -51,12 +51,18 @@ class TokenStore(Protocol):
         """The token with this digest (active or not), or ``None``."""
         ...
 
-    async def consume_token(self, digest: str, now: int) -> Token | None:
-        """Atomically mark an unconsumed, unrevoked, unexpired token as consumed.
+    async def consume_token(
+        self, digest: str, now: int, successor: str | None = None
+    ) -> Token | None:
+        """Atomically mark an unconsumed, unrevoked, unexpired token as consumed, and
+        store ``successor`` (the sealed rotation response) with it.
 
         Returns the token as it was before the update if this call won, ``None``
         otherwise.  Of any number of concurrent calls for one digest, at most one wins
-        (one ``UPDATE … WHERE consumed_at IS NULL … RETURNING`` statement).
+        (one ``UPDATE … WHERE consumed_at IS NULL … RETURNING`` statement), so the
+        stored ``successor`` is the winner's.  The server passes ``successor`` only
+        when the refresh grace window is on (RFC 9700 §4.14.2, docs/operations.md);
+        :meth:`get_token` returns it in ``Token.successor``.
         """
         ...
 

@@ -70,7 +70,9 @@ class MemoryStorage(InvalidationHubMixin):
     async def get_token(self, digest: str) -> Token | None:
         return self.tokens.get(digest)
 
-    async def consume_token(self, digest: str, now: int) -> Token | None:
+    async def consume_token(
+        self, digest: str, now: int, successor: str | None = None
+    ) -> Token | None:
         token = self.tokens.get(digest)
         if (
             token is None
@@ -79,7 +81,7 @@ class MemoryStorage(InvalidationHubMixin):
             or token.expires_at <= now
         ):
             return None
-        self.tokens[digest] = dataclasses.replace(token, consumed_at=now)
+        self.tokens[digest] = dataclasses.replace(token, consumed_at=now, successor=successor)
         return token
 
     async def revoke_token(self, digest: str, now: int) -> bool:

@@ -336,10 +336,12 @@ class PostgresStorage(InvalidationHubMixin):
         row = await self._fetchrow(Q.get_token, digest)
         return None if row is None else token_from_row(row)
 
-    async def consume_token(self, digest: str, now: int) -> Token | None:
+    async def consume_token(
+        self, digest: str, now: int, successor: str | None = None
+    ) -> Token | None:
         """One ``UPDATE … RETURNING``: row locking makes later concurrent updates re-check
         ``consumed_at IS NULL`` and miss, so exactly one caller wins (RFC 9700 §4.14)."""
-        row = await self._fetchrow(Q.consume_token, digest, now)
+        row = await self._fetchrow(Q.consume_token, digest, now, successor)
         return None if row is None else token_from_row(row)
 
     async def revoke_token(self, digest: str, now: int) -> bool:

@@ -57,21 +57,23 @@ class Statements:
     # tokens
     save_token: str = (
         "INSERT INTO tokens (digest, kind, client_id, scope, issued_at, expires_at,"
-        " family_id, subject, revoked_at, consumed_at, auth_time)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " family_id, subject, revoked_at, consumed_at, auth_time, successor)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     )
     get_token: str = (
         "SELECT digest, kind, client_id, scope, issued_at, expires_at, family_id, subject,"
-        " revoked_at, consumed_at, auth_time FROM tokens WHERE digest = $1"
+        " revoked_at, consumed_at, auth_time, successor FROM tokens WHERE digest = $1"
     )
     # RFC 9700 §4.14 / DESIGN §4: the check and the mark are one statement, so of any
-    # number of concurrent redemptions exactly one sees its row updated.  RETURNING gives
-    # the row as it was before (consumed_at was NULL, or the row would not match).
+    # number of concurrent redemptions exactly one sees its row updated, and the sealed
+    # successor (refresh grace window; NULL when off) is the winner's.  RETURNING gives
+    # the row as it was before (consumed_at and successor were NULL, or the row would
+    # not match).
     consume_token: str = (
-        "UPDATE tokens SET consumed_at = $2 WHERE digest = $1 AND consumed_at IS NULL"
-        " AND revoked_at IS NULL AND expires_at > $2"
+        "UPDATE tokens SET consumed_at = $2, successor = $3 WHERE digest = $1"
+        " AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
         " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
-        " subject, revoked_at, CAST(NULL AS BIGINT), auth_time"
+        " subject, revoked_at, CAST(NULL AS BIGINT), auth_time, CAST(NULL AS TEXT)"
     )
     revoke_token: str = "UPDATE tokens SET revoked_at = $2 WHERE digest = $1 AND revoked_at IS NULL"
     # RFC 7009 §2.1, RFC 9700 §4.14.2: reuse of a rotated refresh token kills the family.

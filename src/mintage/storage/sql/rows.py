@@ -102,6 +102,7 @@ def token_from_row(row: Row) -> Token:
         revoked_at=row[8],
         consumed_at=row[9],
         auth_time=row[10],
+        successor=row[11],
     )
 
 
@@ -118,6 +119,7 @@ def token_params(token: Token) -> tuple[Any, ...]:
         token.revoked_at,
         token.consumed_at,
         token.auth_time,
+        token.successor,
     )
 
 

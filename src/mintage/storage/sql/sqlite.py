@@ -514,10 +514,12 @@ class SQLiteStorage(InvalidationHubMixin):
         row = self._read_one(Q.get_token, (digest,))
         return None if row is None else token_from_row(row)
 
-    async def consume_token(self, digest: str, now: int) -> Token | None:
+    async def consume_token(
+        self, digest: str, now: int, successor: str | None = None
+    ) -> Token | None:
         """One ``UPDATE … RETURNING``: exactly one winner, also across processes
         sharing the file (RFC 9700 §4.14)."""
-        rows = await self._write_returning(Q.consume_token, (digest, now))
+        rows = await self._write_returning(Q.consume_token, (digest, now, successor))
         return token_from_row(rows[0]) if rows else None
 
     async def revoke_token(self, digest: str, now: int) -> bool:
