@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     refresh_token_lifetime: int = Field(
         14 * 24 * 3600, ge=1, description="Refresh token lifetime in seconds (14 days)."
     )
+    refresh_grace_seconds: int = Field(
+        0,
+        ge=0,
+        le=60,
+        description="Seconds after a refresh token rotation in which a retry with the "
+        "old token, by the same client for the same scope, gets the same new pair again "
+        "instead of revoking the family as reuse (0: off). For clients that lose "
+        "responses; see docs/operations.md for the trade-off.",
+    )
     allow_query_access_token: bool = Field(
         False,
         description="Accept `?access_token=` at protected resources (RFC 6750 §2.3). "

@@ -25,10 +25,13 @@ from backend_testkit import (  # noqa: F401 (fixtures, found by pytest through t
     postgres_url,
     sqlite_url,
 )
+from mintage.core.credentials import token_digest
 from mintage.core.storage import Storage
+from mintage.storage.memory import MemoryStorage
 from oauth_testkit import MakeServer, Registered, Server, authorize_code
 
 N = 50
+GRACE = 10
 CALLBACK = "https://app.example/callback"
 
 
@@ -81,6 +84,46 @@ async def test_fifty_refreshes_of_one_token_have_one_winner_and_revoke_the_famil
     # winner's new pair and the original access token included (RFC 9700 §4.14.2).
     await assert_dead(server, reg, winner)
     assert (await server.resource(issued["access_token"])).status_code == 401
+    # with the grace window off, no response is kept, not even sealed
+    parent = await backend.get_token(token_digest(issued["refresh_token"]))
+    assert parent is not None and parent.consumed_at is not None and parent.successor is None
+
+
+async def test_with_the_grace_window_fifty_refreshes_get_one_pair(
+    make_server: MakeServer, backend: Storage
+) -> None:
+    """One rotation; the 49 losers are retries within the window and get its pair."""
+    server = await make_server(storage=backend, refresh_grace_seconds=GRACE)
+    reg = await password_client(server)
+    issued = await server.password_grant(reg)
+
+    responses = await asyncio.gather(
+        *(server.refresh(reg, issued["refresh_token"]) for _ in range(N))
+    )
+
+    assert tally(responses) == {200: N}
+    pairs = {(r.json()["access_token"], r.json()["refresh_token"]) for r in responses}
+    assert len(pairs) == 1
+    pair = responses[0].json()
+    assert (await server.resource(pair["access_token"])).status_code == 200
+    assert (await server.introspect(reg, pair["refresh_token"]))["active"] is True
+    if isinstance(backend, MemoryStorage):
+        # the losers' own successors were never sent, and are dead: what is live is
+        # the pair and the first access token
+        now = server.clock()
+        live = {d for d, t in backend.tokens.items() if t.is_active(now) and not t.consumed_at}
+        wanted = (pair["access_token"], pair["refresh_token"], issued["access_token"])
+        assert live == {token_digest(value) for value in wanted}
+    parent = await backend.get_token(token_digest(issued["refresh_token"]))
+    assert parent is not None and parent.successor is not None
+    # the original access token is left alone: nothing was reuse
+    assert (await server.resource(issued["access_token"])).status_code == 200
+
+    # After the window, the old token is reuse again: the family goes, the pair with it.
+    server.clock.advance(GRACE + 1)
+    late = await server.refresh(reg, issued["refresh_token"])
+    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+    await assert_dead(server, reg, pair)
 
 
 async def code_client(server: Server) -> Registered:

@@ -24,6 +24,7 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         access_token_audience="https://api.example",
         id_token_lifetime=120,
         key_publish_lead=5,
+        refresh_grace_seconds=5,
     )
     config = server_config(settings)
     assert config == ServerConfig(
@@ -40,6 +41,7 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         access_token_audience="https://api.example",
         id_token_lifetime=120,
         key_publish_lead=5,
+        refresh_grace_seconds=5,
     )
     defaults = ServerConfig(issuer="x")
     # Every field but the issuer and the realm differs from its default, so none of

@@ -24,6 +24,7 @@ from .grants import Grant, GrantContext
 from .grants.authorization_code import AuthorizationCodeGrant
 from .grants.client_credentials import ClientCredentialsGrant
 from .grants.password import PasswordGrant
+from .grants.refresh_grace import RefreshGrace
 from .grants.refresh_token import RefreshTokenGrant
 from .http import OAuthRequest, OAuthResponse, error_response
 from .issuer import Lifetimes, TokenIssuer
@@ -85,6 +86,9 @@ class ServerConfig:
     id_token_lifetime: int = 3600
     #: seconds a new signing key is published before it signs (RFC 7517 rotation)
     key_publish_lead: int = 600
+    #: seconds after a rotation in which a retry gets the same successor pair again
+    #: (``core/grants/refresh_grace.py``); 0 is off
+    refresh_grace_seconds: int = 0
 
     @property
     def signing_algs(self) -> tuple[str, ...]:
@@ -149,7 +153,15 @@ class AuthorizationServer:
             jwt=self.jwt,
             default_format=config.access_token_format,
         )
-        ctx = GrantContext(issuer=issuer, tokens=storage, users=storage, clock=clock, codes=storage)
+        grace = config.refresh_grace_seconds
+        ctx = GrantContext(
+            issuer=issuer,
+            tokens=storage,
+            users=storage,
+            clock=clock,
+            codes=storage,
+            refresh_grace=RefreshGrace(pepper, grace) if grace else None,
+        )
         self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx, observer)
         #: the authorization endpoint (RFC 6749 §4.1.1)
         self.authorize = AuthorizeEndpoint(

@@ -174,6 +174,7 @@ def server_config(settings: Settings) -> ServerConfig:
         access_token_audience=settings.access_token_audience,
         id_token_lifetime=settings.id_token_lifetime,
         key_publish_lead=settings.key_publish_lead,
+        refresh_grace_seconds=settings.refresh_grace_seconds,
     )
 
 

@@ -9,6 +9,7 @@ from ..client_auth import AuthenticatedClient
 from ..clock import Clock
 from ..issuer import TokenIssuer
 from ..storage import AuthorizationCodeStore, TokenStore, UserStore
+from .refresh_grace import RefreshGrace
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,8 @@ class GrantContext:
     users: UserStore
     clock: Clock
     codes: AuthorizationCodeStore
+    #: the refresh grace window, when on (``refresh_grace_seconds``)
+    refresh_grace: RefreshGrace | None = None
 
 
 class Grant(Protocol):

@@ -8,7 +8,7 @@ from ..client_auth import AuthenticatedClient
 from ..credentials import REFRESH_TOKEN_PREFIX, token_digest, well_formed
 from ..errors import InvalidGrantError
 from ..jwt_tokens import SignIn
-from ..models import TokenKind
+from ..models import Token, TokenKind
 from ..params import require
 from ..scope import narrowed_scope, parse_scope
 from . import GrantContext
@@ -45,6 +45,9 @@ class RefreshTokenGrant:
         # Reuse is detected before anything else about the request is judged: a replay
         # with, say, a wider scope is still a replay and must revoke the family.
         if token.consumed_at is not None:
+            retried = await _grace_reply(token, presented, client, params, ctx, now)
+            if retried is not None:
+                return retried
             await ctx.tokens.revoke_family(token.family_id, now)
             raise InvalidGrantError(_INVALID)
         if not token.is_active(now):
@@ -69,18 +72,47 @@ class RefreshTokenGrant:
             family_id=token.family_id,
             sign_in=sign_in,
         )
-        won = await ctx.tokens.consume_token(digest, now)
+        if ctx.refresh_grace is None:
+            won = await ctx.tokens.consume_token(digest, now)
+        else:
+            # The grace window keeps this response, sealed, in the same statement.
+            sealed = ctx.refresh_grace.seal(presented, digest, response)
+            won = await ctx.tokens.consume_token(digest, now, sealed)
         if won is None:
-            # Lost a race to a concurrent use, or revoked/expired meanwhile.  A
-            # concurrent second use is reuse too.
+            # Lost a race to a concurrent use, or revoked/expired meanwhile.
             latest = await ctx.tokens.get_token(digest)
+            retried = None
             if latest is not None and latest.consumed_at is not None:
-                await ctx.tokens.revoke_family(token.family_id, now)
-            else:
-                for value in (response["access_token"], response["refresh_token"]):
-                    await ctx.tokens.revoke_token(token_digest(value), now)
-            raise InvalidGrantError(_INVALID)
+                # A concurrent second use is reuse too, unless the grace window
+                # answers it with the winner's response.
+                retried = await _grace_reply(latest, presented, client, params, ctx, now)
+                if retried is None:
+                    await ctx.tokens.revoke_family(token.family_id, now)
+                    raise InvalidGrantError(_INVALID)
+            # This request's own successors are never sent out.
+            for value in (response["access_token"], response["refresh_token"]):
+                await ctx.tokens.revoke_token(token_digest(value), now)
+            if retried is None:
+                raise InvalidGrantError(_INVALID)
+            return retried
         # The winner answers 200 even if a concurrent reuse has meanwhile revoked the
         # family (its successors included): exactly one redemption succeeds, and the
         # reuse rule still leaves no live token behind.
         return response
+
+
+async def _grace_reply(
+    token: Token,
+    presented: str,
+    client: AuthenticatedClient,
+    params: dict[str, str],
+    ctx: GrantContext,
+    now: int,
+) -> dict[str, Any] | None:
+    """The rotation's response again when the grace window is on and this is a retry
+    of it (see :mod:`.refresh_grace`); ``None`` means reuse."""
+    if ctx.refresh_grace is None:
+        return None
+    return await ctx.refresh_grace.replay(
+        token, presented, client.client, params.get("scope"), ctx.tokens, now
+    )
