@@ -8,6 +8,7 @@ test_one_time_artefacts_concurrency.py.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -16,9 +17,10 @@ import pytest
 from mintage.core.credentials import token_digest
 from mintage.core.models import Token
 from mintage.storage.memory import MemoryStorage
-from oauth_testkit import MakeServer, Registered, Server
+from oauth_testkit import MakeServer, Registered, Server, authorize_code
 
 GRACE = 10
+CALLBACK = "https://app.example/callback"
 
 
 @pytest.fixture
@@ -237,3 +239,43 @@ async def test_a_rotation_costs_the_same_store_calls_with_and_without_the_window
         assert len(args) == 1 and isinstance(args[0], str) and args[0].startswith("v1.")
     else:
         assert args == ()
+
+
+async def test_a_retry_gets_the_same_jwt_access_token_and_id_token(graced: Server) -> None:
+    """With OpenID Connect the rotation's response has an ID token, and a JWT access
+    token for a ``jwt`` client: the retry gets those very strings too."""
+    await graced.user()
+    reg = await graced.client(
+        grant_types=("authorization_code", "refresh_token"),
+        scopes=("openid", "read"),
+        redirect_uris=(CALLBACK,),
+        access_token_format="jwt",
+    )
+    verifier = secrets.token_urlsafe(48)
+    code = await authorize_code(
+        graced.http,
+        reg.client_id,
+        redirect_uri=CALLBACK,
+        code_verifier=verifier,
+        scope="openid read",
+    )
+    first = ok(
+        await graced.token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": CALLBACK,
+                "code_verifier": verifier,
+            },
+            reg.basic,
+        )
+    )
+    rotated = ok(await graced.refresh(reg, first["refresh_token"]))
+    assert "id_token" in rotated and rotated["access_token"].count(".") == 2
+    graced.clock.advance(1)
+
+    retried = ok(await graced.refresh(reg, first["refresh_token"]))
+
+    for name in ("access_token", "refresh_token", "id_token", "scope"):
+        assert retried[name] == rotated[name], name
+    assert await live(graced, rotated)
