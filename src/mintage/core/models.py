@@ -5,8 +5,10 @@ Stores hold digests, never the credential itself (RFC 9700 §4.14, DESIGN §4).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class TokenKind(StrEnum):
@@ -160,3 +162,24 @@ class SigningKey:
 
     def published_at(self, now: int) -> bool:
         return self.publish_until is None or now < self.publish_until
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """A security event kept for operators (``mintage audit``).
+
+    ``event`` is an :class:`~mintage.core.audit.AuditEventType` value (a plain string, so
+    that a store keeps names it does not know).  ``detail`` is a JSON object of plain
+    values (strings, numbers, booleans, ``None``, lists of them); it never holds a
+    token, code, secret or password (DESIGN §4).  ``id`` is given by the store: ``None``
+    on a new event, set on the events a store lists.
+    """
+
+    at: int
+    event: str
+    client_id: str | None = None
+    subject: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None

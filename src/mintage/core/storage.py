@@ -11,10 +11,19 @@ The contract suite in ``tests/storage/`` is the executable form of this page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol, runtime_checkable
 
-from .models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from .models import (
+    AuditEvent,
+    AuthorizationCode,
+    Client,
+    Consent,
+    Session,
+    SigningKey,
+    Token,
+    User,
+)
 
 
 @runtime_checkable
@@ -196,6 +205,47 @@ class KeyStore(Protocol):
         ...
 
 
+@runtime_checkable
+class AuditStore(Protocol):
+    """Security events for operators (``mintage audit``), kept ``audit_retention_days``.
+
+    Events are only ever appended, listed and purged by age: no other method of any
+    store touches them (deleting a client keeps its events).
+    """
+
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        """Append ``event`` (its ``id`` is ignored: the store numbers events) and keep
+        it durably before returning, as :meth:`TokenStore.save_token` does.
+
+        A batching store commits an event recorded side by side with a token save
+        (``asyncio.gather``) in the same transaction.
+        """
+        ...
+
+    async def list_audit_events(
+        self,
+        *,
+        events: Collection[str] | None = None,
+        client_id: str | None = None,
+        subject: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter, newest first (by ``at``, then ``id``),
+        at most ``limit``; each with its ``id``.
+
+        ``events`` is a set of event names (any of them matches; empty matches none),
+        ``since`` is inclusive and ``until`` exclusive (epoch seconds).
+        """
+        ...
+
+    async def purge_audit_events(self, before: int, batch_size: int) -> int:
+        """Delete at most ``batch_size`` of the oldest events with ``at < before``;
+        returns how many.  Callers loop while the result equals ``batch_size``."""
+        ...
+
+
 class Storage(
     ClientStore,
     TokenStore,
@@ -206,6 +256,7 @@ class Storage(
     LoginAttemptStore,
     SubjectTokenStore,
     KeyStore,
+    AuditStore,
     Protocol,
 ):
     """Everything the server needs, plus lifecycle hooks.

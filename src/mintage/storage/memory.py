@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
-from ..core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from ..core.models import (
+    AuditEvent,
+    AuthorizationCode,
+    Client,
+    Consent,
+    Session,
+    SigningKey,
+    Token,
+    User,
+)
 from ..core.storage import CLIENT_TOPIC, KEYS_TOPIC
 from .invalidation import InvalidationHub, InvalidationHubMixin
 
@@ -27,6 +37,9 @@ class MemoryStorage(InvalidationHubMixin):
         self.consents: dict[tuple[str, str], Consent] = {}
         self.sessions: dict[str, Session] = {}
         self.signing_keys: dict[str, SigningKey] = {}
+        #: in the order recorded, which is also ``id`` order
+        self.audit_events: list[AuditEvent] = []
+        self._next_audit_id = 1
 
     async def open(self) -> None:
         return None
@@ -205,3 +218,39 @@ class MemoryStorage(InvalidationHubMixin):
         existed = self.signing_keys.pop(kid, None) is not None
         self._hub.dispatch(KEYS_TOPIC)
         return existed
+
+    # audit events
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        # A copy of the detail: the caller's mapping must not change what was recorded.
+        stored = dataclasses.replace(event, id=self._next_audit_id, detail=dict(event.detail))
+        self._next_audit_id += 1
+        self.audit_events.append(stored)
+
+    async def list_audit_events(
+        self,
+        *,
+        events: Collection[str] | None = None,
+        client_id: str | None = None,
+        subject: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        wanted = None if events is None else set(events)
+        found = [
+            e
+            for e in self.audit_events
+            if (wanted is None or e.event in wanted)
+            and (client_id is None or e.client_id == client_id)
+            and (subject is None or e.subject == subject)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
+        ]
+        found.sort(key=lambda e: (e.at, e.id or 0), reverse=True)
+        return found[: max(limit, 0)]
+
+    async def purge_audit_events(self, before: int, batch_size: int) -> int:
+        doomed = sorted((e.at, e.id or 0) for e in self.audit_events if e.at < before)
+        gone = {key for key in doomed[:batch_size]}
+        self.audit_events = [e for e in self.audit_events if (e.at, e.id or 0) not in gone]
+        return len(gone)

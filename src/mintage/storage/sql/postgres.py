@@ -41,6 +41,7 @@ request, wherever it lands.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from types import TracebackType
 from typing import Any
 
@@ -48,14 +49,26 @@ import asyncpg
 import asyncpg.exceptions as pg_errors
 
 from ...core.errors import StorageUnavailableError
-from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from ...core.models import (
+    AuditEvent,
+    AuthorizationCode,
+    Client,
+    Consent,
+    Session,
+    SigningKey,
+    Token,
+    User,
+)
 from ...core.storage import CLIENT_TOPIC, KEYS_TOPIC
 from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .pg_listener import PgInvalidationListener, channel_for
 from .queries import POSTGRES as Q
+from .queries import list_audit_events
 from .rows import (
+    audit_event_from_row,
+    audit_event_params,
     client_from_row,
     client_params,
     code_from_row,
@@ -443,3 +456,30 @@ class PostgresStorage(InvalidationHubMixin):
         finally:
             self._hub.dispatch(KEYS_TOPIC)
         return bool(deleted)
+
+    # audit events
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        await self._execute(Q.record_audit_event, *audit_event_params(event))
+
+    async def list_audit_events(
+        self,
+        *,
+        events: Collection[str] | None = None,
+        client_id: str | None = None,
+        subject: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        sql, params = list_audit_events(
+            events=events,
+            client_id=client_id,
+            subject=subject,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        return [audit_event_from_row(row) for row in await self._fetch(sql, *params)]
+
+    async def purge_audit_events(self, before: int, batch_size: int) -> int:
+        return await self._execute(Q.purge_audit_events, before, batch_size)

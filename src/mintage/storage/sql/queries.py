@@ -11,9 +11,11 @@ Only portable SQL is used: ``INSERT … ON CONFLICT … DO UPDATE`` (SQLite ≥ 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, fields
+from typing import Any
 
-__all__ = ["POSTGRES", "SQLITE", "Statements", "to_sqlite"]
+__all__ = ["POSTGRES", "SQLITE", "Statements", "list_audit_events", "to_sqlite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +196,16 @@ class Statements:
     )
     delete_signing_key: str = "DELETE FROM signing_keys WHERE kid = $1"
 
+    # audit events: appended, listed, purged by age (ix_audit_events_at)
+    record_audit_event: str = (
+        "INSERT INTO audit_events (at, event, client_id, subject, ip, request_id, detail)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    purge_audit_events: str = (
+        "DELETE FROM audit_events WHERE id IN"
+        " (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)"
+    )
+
     def translated(self) -> Statements:
         """The same statements with ``?n`` parameters (SQLite)."""
         return Statements(**{f.name: to_sqlite(getattr(self, f.name)) for f in fields(self)})
@@ -209,3 +221,52 @@ def to_sqlite(sql: str) -> str:
 
 POSTGRES = Statements()
 SQLITE = POSTGRES.translated()
+
+
+_LIST_AUDIT_EVENTS = (
+    "SELECT id, at, event, client_id, subject, ip, request_id, detail FROM audit_events"
+)
+
+
+def list_audit_events(
+    *,
+    events: Collection[str] | None,
+    client_id: str | None,
+    subject: str | None,
+    since: int | None,
+    until: int | None,
+    limit: int,
+) -> tuple[str, tuple[Any, ...]]:
+    """``SELECT`` of the audit events matching the given filters, newest first, in
+    PostgreSQL's ``$n`` form (:func:`to_sqlite` for SQLite), and its parameters.
+
+    Only fixed fragments are joined; every value is a parameter.  The ``event`` and
+    ``client_id`` filters are served by the ``(event, at)`` and ``(client_id, at)``
+    indexes, the others by ``at``.
+    """
+    where: list[str] = []
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if events is not None:
+        names = sorted(set(events))
+        if not names:
+            where.append("1 = 0")
+        else:
+            where.append(f"event IN ({', '.join(param(name) for name in names)})")
+    if client_id is not None:
+        where.append(f"client_id = {param(client_id)}")
+    if subject is not None:
+        where.append(f"subject = {param(subject)}")
+    if since is not None:
+        where.append(f"at >= {param(since)}")
+    if until is not None:
+        where.append(f"at < {param(until)}")
+    sql = _LIST_AUDIT_EVENTS
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY at DESC, id DESC LIMIT {param(max(limit, 0))}"
+    return sql, tuple(params)

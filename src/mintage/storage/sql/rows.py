@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+import orjson
+
 from ...core.models import (
+    AuditEvent,
     AuthorizationCode,
     Client,
     Consent,
@@ -26,6 +29,8 @@ from ...core.models import (
 
 __all__ = [
     "Row",
+    "audit_event_from_row",
+    "audit_event_params",
     "client_from_row",
     "client_params",
     "code_from_row",
@@ -222,4 +227,36 @@ def signing_key_params(key: SigningKey) -> tuple[Any, ...]:
         key.not_before,
         key.retired_at,
         key.publish_until,
+    )
+
+
+def audit_event_from_row(row: Row) -> AuditEvent:
+    """A listed event: the columns of ``queries.list_audit_events``, ``id`` first."""
+    return AuditEvent(
+        id=row[0],
+        at=row[1],
+        event=row[2],
+        client_id=row[3],
+        subject=row[4],
+        ip=row[5],
+        request_id=row[6],
+        detail=orjson.loads(row[7]),
+    )
+
+
+def audit_event_params(event: AuditEvent) -> tuple[Any, ...]:
+    """Parameters of ``record_audit_event`` (the store numbers the event).
+
+    orjson, not ``json``: this runs on the token endpoint's hot path.  Keys sorted,
+    so equal details are stored as equal text.
+    """
+    detail = event.detail if type(event.detail) is dict else dict(event.detail)
+    return (
+        event.at,
+        event.event,
+        event.client_id,
+        event.subject,
+        event.ip,
+        event.request_id,
+        orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode(),
     )

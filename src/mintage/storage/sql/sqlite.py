@@ -77,19 +77,31 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from types import TracebackType
 from typing import Any
 
 from ...core.errors import StorageUnavailableError
-from ...core.models import AuthorizationCode, Client, Consent, Session, SigningKey, Token, User
+from ...core.models import (
+    AuditEvent,
+    AuthorizationCode,
+    Client,
+    Consent,
+    Session,
+    SigningKey,
+    Token,
+    User,
+)
 from ...core.storage import CLIENT_TOPIC, KEYS_TOPIC
 from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .checkpointer import Checkpointer
 from .client_cache import ClientCache
 from .migrate import sqlite_path, upgrade_schema
 from .queries import SQLITE as Q
+from .queries import list_audit_events, to_sqlite
 from .rows import (
+    audit_event_from_row,
+    audit_event_params,
     client_from_row,
     client_params,
     code_from_row,
@@ -618,3 +630,32 @@ class SQLiteStorage(InvalidationHubMixin):
             return await self._write(Q.delete_signing_key, (kid,)) > 0
         finally:
             self._hub.dispatch(KEYS_TOPIC)
+
+    # audit events
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        """Queued like any write: recorded beside a token save in the same turn of the
+        loop, it is committed in the same transaction."""
+        await self._write(Q.record_audit_event, audit_event_params(event))
+
+    async def list_audit_events(
+        self,
+        *,
+        events: Collection[str] | None = None,
+        client_id: str | None = None,
+        subject: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        sql, params = list_audit_events(
+            events=events,
+            client_id=client_id,
+            subject=subject,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        return [audit_event_from_row(row) for row in self._read_all(to_sqlite(sql), params)]
+
+    async def purge_audit_events(self, before: int, batch_size: int) -> int:
+        return await self._write(Q.purge_audit_events, (before, batch_size))
