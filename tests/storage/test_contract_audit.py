@@ -9,10 +9,11 @@ import asyncio
 import dataclasses
 import sqlite3
 
+import pytest
 from storage_records import NOW, client, token
 
 from mintage.core.models import AuditEvent
-from mintage.core.storage import AuditStore, Storage
+from mintage.core.storage import AuditedTokenStore, AuditStore, Storage
 from mintage.storage.sql.migrate import sqlite_path
 from mintage.storage.sql.sqlite import SQLiteStorage
 
@@ -196,9 +197,20 @@ async def test_concurrent_records_all_kept(store: Storage) -> None:
     assert len({e.id for e in listed}) == 50
 
 
+@pytest.mark.parametrize("count", [1, 2])
+async def test_tokens_saved_with_their_event(store: Storage, count: int) -> None:
+    """The optional fast path of the issuer: every store here has it."""
+    assert isinstance(store, AuditedTokenStore)
+    saved = [token(f"t{i}", family_id="fam") for i in range(count)]
+    await store.save_tokens_audited(saved, event())
+    for t in saved:
+        assert await store.get_token(t.digest) == t
+    assert stripped(await store.list_audit_events()) == [event()]
+
+
 async def test_sqlite_commits_an_event_with_the_token_it_describes(sqlite_url: str) -> None:
-    """Group commit: recorded in the same loop turn as a token save, the event is
-    written by the same transaction (one COMMIT for both)."""
+    """Group commit: recorded in the same loop turn as a token save, or through the
+    fast path, the event is written by the token's transaction (one COMMIT for both)."""
     store = SQLiteStorage(sqlite_url)
     await store.open()
     try:
@@ -207,10 +219,15 @@ async def test_sqlite_commits_an_event_with_the_token_it_describes(sqlite_url: s
         await asyncio.gather(store.save_token(token()), store.record_audit_event(event()))
         assert seen.count("COMMIT") == 1
         assert sum(s.startswith("INSERT INTO audit_events") for s in seen) == 1
+        seen.clear()
+        await store.save_tokens_audited([token("t2"), token("t3")], event())
+        assert seen.count("COMMIT") == 1
+        assert not any(s.startswith("SAVEPOINT") for s in seen)  # it costs an insert
+        assert sum(s.startswith("INSERT INTO") for s in seen) == 3
     finally:
         await store.close()
     spy = sqlite3.connect(sqlite_path(sqlite_url))
     try:
-        assert spy.execute("SELECT count(*) FROM audit_events").fetchone() == (1,)
+        assert spy.execute("SELECT count(*) FROM audit_events").fetchone() == (2,)
     finally:
         spy.close()

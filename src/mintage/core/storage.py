@@ -11,7 +11,7 @@ The contract suite in ``tests/storage/`` is the executable form of this page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from .models import (
@@ -243,6 +243,22 @@ class AuditStore(Protocol):
     async def purge_audit_events(self, before: int, batch_size: int) -> int:
         """Delete at most ``batch_size`` of the oldest events with ``at < before``;
         returns how many.  Callers loop while the result equals ``batch_size``."""
+        ...
+
+
+@runtime_checkable
+class AuditedTokenStore(Protocol):
+    """Optional fast path for ``token.issued``: tokens and their event in one write.
+
+    A store that has it saves both in one transaction and, where it can, one round
+    trip (PostgreSQL: one statement); the issuer uses it when the store has it, and
+    otherwise calls :meth:`TokenStore.save_token` and
+    :meth:`AuditStore.record_audit_event` side by side.  Not part of :class:`Storage`:
+    a custom store may leave it out.
+    """
+
+    async def save_tokens_audited(self, tokens: Sequence[Token], event: AuditEvent) -> None:
+        """Persist every token and the event durably, all or none, before returning."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from ..core.models import (
     AuditEvent,
@@ -79,6 +79,13 @@ class MemoryStorage(InvalidationHubMixin):
     # tokens
     async def save_token(self, token: Token) -> None:
         self.tokens[token.digest] = token
+
+    async def save_tokens_audited(self, tokens: Sequence[Token], event: AuditEvent) -> None:
+        # Through the store's own methods, so that a subclass overriding them (tests
+        # that inject failures) sees these writes too.
+        for token in tokens:
+            await self.save_token(token)
+        await self.record_audit_event(event)
 
     async def get_token(self, digest: str) -> Token | None:
         return self.tokens.get(digest)

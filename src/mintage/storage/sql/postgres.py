@@ -41,7 +41,7 @@ request, wherever it lands.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -65,7 +65,7 @@ from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .pg_listener import PgInvalidationListener, channel_for
 from .queries import POSTGRES as Q
-from .queries import list_audit_events
+from .queries import list_audit_events, save_tokens_audited
 from .rows import (
     audit_event_from_row,
     audit_event_params,
@@ -344,6 +344,14 @@ class PostgresStorage(InvalidationHubMixin):
     # tokens
     async def save_token(self, token: Token) -> None:
         await self._execute(Q.save_token, *token_params(token))
+
+    async def save_tokens_audited(self, tokens: Sequence[Token], event: AuditEvent) -> None:
+        """One statement (a data-modifying ``WITH``): one round trip for the tokens
+        and their ``token.issued`` event, committed together."""
+        params = list(audit_event_params(event))
+        for token in tokens:
+            params.extend(token_params(token))
+        await self._execute(save_tokens_audited(len(tokens)), *params)
 
     async def get_token(self, digest: str) -> Token | None:
         row = await self._fetchrow(Q.get_token, digest)

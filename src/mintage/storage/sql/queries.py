@@ -10,12 +10,20 @@ Only portable SQL is used: ``INSERT … ON CONFLICT … DO UPDATE`` (SQLite ≥ 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["POSTGRES", "SQLITE", "Statements", "list_audit_events", "to_sqlite"]
+__all__ = [
+    "POSTGRES",
+    "SQLITE",
+    "Statements",
+    "list_audit_events",
+    "save_tokens_audited",
+    "to_sqlite",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,3 +278,33 @@ def list_audit_events(
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY at DESC, id DESC LIMIT {param(max(limit, 0))}"
     return sql, tuple(params)
+
+
+_TOKEN_COLUMNS = 10  # the parameters of Statements.save_token
+_AUDIT_PARAMS = 7  # the parameters of Statements.record_audit_event
+
+
+_WITH_AUDIT_EVENT = (
+    "WITH audit AS (INSERT INTO audit_events"
+    " (at, event, client_id, subject, ip, request_id, detail) VALUES ("
+)
+_INSERT_TOKENS = (
+    ")) INSERT INTO tokens (digest, kind, client_id, scope, issued_at, expires_at,"
+    " family_id, subject, revoked_at, consumed_at) VALUES "
+)
+
+
+@functools.cache
+def save_tokens_audited(count: int) -> str:
+    """PostgreSQL: ``count`` tokens and one audit event in one statement, so one round
+    trip and one transaction (a data-modifying ``WITH``).  Parameters: the event's
+    (as ``record_audit_event``), then each token's (as ``save_token``)."""
+    event = ", ".join(f"${i + 1}" for i in range(_AUDIT_PARAMS))
+    rows = ", ".join(
+        "("
+        + ", ".join(f"${_AUDIT_PARAMS + n * _TOKEN_COLUMNS + i + 1}" for i in range(_TOKEN_COLUMNS))
+        + ")"
+        for n in range(count)
+    )
+    # Only numbered placeholders are put into the text; every value is a parameter.
+    return "".join((_WITH_AUDIT_EVENT, event, _INSERT_TOKENS, rows))
