@@ -208,6 +208,31 @@ async def test_tokens_saved_with_their_event(store: Storage, count: int) -> None
     assert stripped(await store.list_audit_events()) == [event()]
 
 
+async def test_consume_records_its_event_only_when_it_wins(store: Storage) -> None:
+    assert isinstance(store, AuditedTokenStore)
+    await store.save_token(token())
+    won = await store.consume_token_audited("digest-1", NOW, event(name="token.refreshed"))
+    assert won == token()
+    assert stripped(await store.list_audit_events()) == [event(name="token.refreshed")]
+    # spent, unknown, revoked, expired: no winner, no event
+    await store.save_token(token("revoked", revoked_at=NOW - 1))
+    await store.save_token(token("expired", expires_at=NOW))
+    for digest in ("digest-1", "unknown", "revoked", "expired"):
+        assert await store.consume_token_audited(digest, NOW, event()) is None
+    assert len(await store.list_audit_events()) == 1
+
+
+async def test_concurrent_audited_consumes_record_one_event(store: Storage) -> None:
+    assert isinstance(store, AuditedTokenStore)
+    await store.save_token(token())
+    results = await asyncio.gather(
+        *(store.consume_token_audited("digest-1", NOW, event(detail={"n": i})) for i in range(20))
+    )
+    assert sum(r is not None for r in results) == 1
+    [recorded] = await store.list_audit_events()
+    assert results[recorded.detail["n"]] is not None  # the winner's event
+
+
 async def test_sqlite_commits_an_event_with_the_token_it_describes(sqlite_url: str) -> None:
     """Group commit: recorded in the same loop turn as a token save, or through the
     fast path, the event is written by the token's transaction (one COMMIT for both)."""

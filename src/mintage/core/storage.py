@@ -248,17 +248,21 @@ class AuditStore(Protocol):
 
 @runtime_checkable
 class AuditedTokenStore(Protocol):
-    """Optional fast path for ``token.issued``: tokens and their event in one write.
+    """Optional fast paths for the issuance events: a token write and its event as one.
 
-    A store that has it saves both in one transaction and, where it can, one round
-    trip (PostgreSQL: one statement); the issuer uses it when the store has it, and
-    otherwise calls :meth:`TokenStore.save_token` and
-    :meth:`AuditStore.record_audit_event` side by side.  Not part of :class:`Storage`:
-    a custom store may leave it out.
+    A store that has them writes both in one transaction and, where it can, one round
+    trip (PostgreSQL: one statement); the engine uses them when the store has them, and
+    otherwise calls the plain methods and :meth:`AuditStore.record_audit_event`.  Not
+    part of :class:`Storage`: a custom store may leave them out.
     """
 
     async def save_tokens_audited(self, tokens: Sequence[Token], event: AuditEvent) -> None:
         """Persist every token and the event durably, all or none, before returning."""
+        ...
+
+    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
+        """:meth:`TokenStore.consume_token`, recording ``event`` in the same transaction
+        if, and only if, this call won."""
         ...
 
 

@@ -104,6 +104,12 @@ class MemoryStorage(InvalidationHubMixin):
         self.tokens[digest] = dataclasses.replace(token, consumed_at=now, successor=successor)
         return token
 
+    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
+        won = await self.consume_token(digest, now)
+        if won is not None:
+            await self.record_audit_event(event)
+        return won
+
     async def revoke_token(self, digest: str, now: int) -> bool:
         token = self.tokens.get(digest)
         if token is None or token.revoked_at is not None:

@@ -365,6 +365,11 @@ class PostgresStorage(InvalidationHubMixin):
         row = await self._fetchrow(Q.consume_token, digest, now, successor)
         return None if row is None else token_from_row(row)
 
+    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
+        """:meth:`consume_token` and, if it won, the event: one statement."""
+        row = await self._fetchrow(Q.consume_token_audited, digest, now, *audit_event_params(event))
+        return None if row is None else token_from_row(row)
+
     async def revoke_token(self, digest: str, now: int) -> bool:
         return await self._execute(Q.revoke_token, digest, now) > 0
 

@@ -85,6 +85,19 @@ class Statements:
         " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
         " subject, revoked_at, CAST(NULL AS BIGINT), auth_time, CAST(NULL AS TEXT)"
     )
+    # PostgreSQL's fast path for token.refreshed: consume_token, and the audit event
+    # (parameters 3-9, as record_audit_event) only if the token was consumed, in one
+    # statement.  (SQLite runs the two statements in one queued write instead.)
+    consume_token_audited: str = (
+        "WITH consumed AS (UPDATE tokens SET consumed_at = $2 WHERE digest = $1"
+        " AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+        " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
+        " subject, revoked_at, CAST(NULL AS BIGINT)),"
+        " audit AS (INSERT INTO audit_events"
+        " (at, event, client_id, subject, ip, request_id, detail)"
+        " SELECT $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM consumed))"
+        " SELECT * FROM consumed"
+    )
     revoke_token: str = "UPDATE tokens SET revoked_at = $2 WHERE digest = $1 AND revoked_at IS NULL"
     # RFC 7009 §2.1, RFC 9700 §4.14.2: reuse of a rotated refresh token kills the family.
     revoke_family: str = (

@@ -199,8 +199,9 @@ class _Batch:
 
 
 # What a queued write returns: its rowcount, its rows (RETURNING), or the rowcounts of
-# several statements run together under a SAVEPOINT, or run in a row without one.
-_ROWCOUNT, _ROWS, _TOGETHER, _IN_A_ROW = 0, 1, 2, 3
+# several statements run together under a SAVEPOINT, or run in a row without one; or
+# the rows of a first statement, the second one run only when there were some.
+_ROWCOUNT, _ROWS, _TOGETHER, _IN_A_ROW, _ROWS_THEN = 0, 1, 2, 3, 4
 
 
 def _execute(db: sqlite3.Connection, op: int, sql: str, params: Any) -> Any:
@@ -212,6 +213,12 @@ def _execute(db: sqlite3.Connection, op: int, sql: str, params: Any) -> Any:
         return db.execute(sql, params).fetchall()
     if op == _IN_A_ROW:
         return [db.execute(one_sql, one_params).rowcount for one_sql, one_params in params]
+    if op == _ROWS_THEN:
+        (first, first_params), (then, then_params) = params
+        rows = db.execute(first, first_params).fetchall()
+        if rows:
+            db.execute(then, then_params)
+        return rows
     db.execute("SAVEPOINT together")
     try:
         counts = [db.execute(one_sql, one_params).rowcount for one_sql, one_params in params]
@@ -551,6 +558,15 @@ class SQLiteStorage(InvalidationHubMixin):
         """One ``UPDATE … RETURNING``: exactly one winner, also across processes
         sharing the file (RFC 9700 §4.14)."""
         rows = await self._write_returning(Q.consume_token, (digest, now, successor))
+        return token_from_row(rows[0]) if rows else None
+
+    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
+        """:meth:`consume_token` and, if it won, the event, in one queued write."""
+        statements = (
+            (Q.consume_token, (digest, now)),
+            (Q.record_audit_event, audit_event_params(event)),
+        )
+        rows: list[Any] = await self._enqueue(_ROWS_THEN, "", statements)
         return token_from_row(rows[0]) if rows else None
 
     async def revoke_token(self, digest: str, now: int) -> bool:
