@@ -39,11 +39,17 @@ _EXPORTS = {
     "SessionStore": "mintage.core.storage",
     "LoginAttemptStore": "mintage.core.storage",
     "SubjectTokenStore": "mintage.core.storage",
+    "AuditEvent": "mintage.core.models",
+    "AuditEventType": "mintage.core.audit",
+    "AuditStore": "mintage.core.storage",
 }
 
 # Spelt out (not computed from _EXPORTS) so linters and type checkers can see it;
 # tests/core/test_public_api.py keeps the two in step.
 __all__ = [
+    "AuditEvent",
+    "AuditEventType",
+    "AuditStore",
     "AuthorizationCode",
     "AuthorizationCodeStore",
     "AuthorizationServer",
@@ -75,12 +81,23 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .core.audit import AuditEventType
     from .core.clients import register_client, rotate_secret
     from .core.errors import OAuthError, StorageUnavailableError
-    from .core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
+    from .core.models import (
+        AuditEvent,
+        AuthorizationCode,
+        Client,
+        Consent,
+        Session,
+        Token,
+        TokenKind,
+        User,
+    )
     from .core.passwords import hash_password
     from .core.server import AuthorizationServer, ServerConfig
     from .core.storage import (
+        AuditStore,
         AuthorizationCodeStore,
         ClientStore,
         ConsentStore,

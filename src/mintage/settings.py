@@ -158,6 +158,19 @@ class Settings(BaseSettings):
     purge_batch_size: int = Field(
         1000, ge=1, description="Rows deleted per purge statement (small batches keep locks short)."
     )
+    audit_token_issued: bool = Field(
+        True,
+        description="Record a `token.issued` or `token.refreshed` audit event for every token "
+        "the token endpoint hands out (see docs/operations.md). The other audit events are "
+        "rare and always recorded; this one is a second write per token request, committed "
+        "with the token (measured cost in docs/operations.md).",
+    )
+    audit_retention_days: int = Field(
+        90,
+        ge=0,
+        description="Days audit events are kept; older ones are deleted by the background "
+        "purge (0: keep them forever).",
+    )
     create_demo_client: bool = Field(
         True,
         description="On a brand-new database, `mintage serve` creates one demo client "

@@ -12,6 +12,9 @@ import pytest
 import mintage
 
 EXPECTED = {
+    "AuditEvent",
+    "AuditEventType",
+    "AuditStore",
     "AuthorizationCode",
     "Consent",
     "Session",

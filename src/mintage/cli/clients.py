@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..core.clients import register_client, rotate_secret
+from ..core.clients import delete_client, register_client, rotate_secret
 from ..core.credentials import SecretHasher
 from ..core.errors import OAuthError
 from ..core.models import Client
@@ -18,6 +18,7 @@ from ..core.storage import Storage
 from .context import (
     BadInputError,
     CommandError,
+    cli_origin,
     database_url_option,
     echo_json,
     json_option,
@@ -158,6 +159,7 @@ def create(
                 refresh_token_lifetime=refresh_token_lifetime,
                 access_token_format=access_token_format,
                 post_logout_redirect_uris=post_logout_redirect_uris,
+                origin=cli_origin(),
             )
         except ValueError as exc:
             raise BadInputError(str(exc)) from None
@@ -220,7 +222,11 @@ def show(ctx: click.Context, client_id: str, as_json: bool) -> None:
 @click.pass_context
 def delete(ctx: click.Context, client_id: str, as_json: bool) -> None:
     """Delete a client and every token issued to it."""
-    if not with_store(load_settings(ctx), lambda store: store.delete_client(client_id)):
+    deleted = with_store(
+        load_settings(ctx),
+        lambda store: delete_client(store, client_id, origin=cli_origin()),
+    )
+    if not deleted:
         raise CommandError(f"no client {client_id}")
     if as_json:
         echo_json({"client_id": client_id, "deleted": True})
@@ -240,7 +246,7 @@ def rotate(ctx: click.Context, client_id: str, as_json: bool) -> None:
 
     async def action(store: Storage) -> tuple[Client, str]:
         try:
-            return await rotate_secret(store, hasher, client_id)
+            return await rotate_secret(store, hasher, client_id, origin=cli_origin())
         except LookupError:
             raise CommandError(f"no client {client_id}") from None
         except ValueError as exc:

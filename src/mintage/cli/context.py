@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import click
 import orjson
 from pydantic import ValidationError
 
+from ..core.audit import Origin
 from ..core.errors import StorageUnavailableError
 from ..core.storage import Storage
 from ..secret_key import load_pepper
@@ -147,6 +149,15 @@ def with_store(settings: Settings, action: Callable[[Storage], Awaitable[T]]) ->
             await store.close()
 
     return asyncio.run(run())
+
+
+def cli_origin() -> Origin:
+    """The origin of the audit events a command records: ``cli:<os user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (containers)
+        user = "unknown"
+    return Origin(actor=f"cli:{user}")
 
 
 def echo_json(value: Any) -> None:

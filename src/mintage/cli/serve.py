@@ -25,6 +25,7 @@ import click
 import uvicorn
 
 from .. import __version__
+from ..core.audit import Origin
 from ..core.clients import register_client
 from ..core.credentials import SecretHasher
 from ..core.models import Client
@@ -68,6 +69,7 @@ async def _prepare(
             name=DEMO_CLIENT_NAME,
             grant_types=["client_credentials"],
             scopes=["read"],
+            origin=Origin(actor="serve:demo-client"),
         )
     finally:
         await store.close()

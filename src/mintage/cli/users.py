@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..core.audit import Auditor
 from ..core.clock import system_clock
 from ..core.consent import ConsentService
 from ..core.credentials import new_id
@@ -19,6 +20,7 @@ from ..core.storage import Storage
 from .context import (
     BadInputError,
     CommandError,
+    cli_origin,
     database_url_option,
     echo_json,
     json_option,
@@ -81,7 +83,7 @@ def create(ctx: click.Context, username: str, password_stdin: bool, as_json: boo
 
 
 def _consents(store: Storage) -> ConsentService:
-    return ConsentService(store, store, system_clock)
+    return ConsentService(store, store, system_clock, Auditor(store, system_clock))
 
 
 async def _user(store: Storage, username: str) -> User:
@@ -138,7 +140,7 @@ def revoke_consent(ctx: click.Context, username: str, client_id: str, as_json: b
         service = _consents(store)
         user = await _user(store, username)
         had_consent = await service.get(user.user_id, client_id) is not None
-        revoked = await service.revoke(user.user_id, client_id)
+        revoked = await service.revoke(user.user_id, client_id, origin=cli_origin())
         if not had_consent and not revoked:
             raise CommandError(f"{username} has no consent or token for client {client_id}")
         return revoked

@@ -1,4 +1,9 @@
-"""Registering and changing clients: validation shared by the CLI and the library."""
+"""Registering and changing clients: validation shared by the CLI and the library.
+
+Each change is recorded as an audit event (``client.created``, ``client.secret_rotated``,
+``client.deleted``) when the store keeps them, as every full
+:class:`~mintage.core.storage.Storage` does; ``origin`` says who asked.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import dataclasses
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from .audit import AuditEventType, Auditor, Origin
 from .clock import Clock, system_clock
 from .credentials import SecretHasher, new_id
 from .issuer import ACCESS_TOKEN_FORMATS
 from .models import Client
 from .scope import parse_scope
-from .storage import ClientStore
+from .storage import AuditStore, ClientStore
 
 #: grant types a client may be registered with (those the server implements)
 KNOWN_GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token", "password")
@@ -25,6 +31,10 @@ def _split(values: Iterable[str]) -> list[str]:
             if item not in out:
                 out.append(item)
     return out
+
+
+def _auditor(clients: ClientStore, clock: Clock) -> Auditor | None:
+    return Auditor(clients, clock) if isinstance(clients, AuditStore) else None
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -55,6 +65,7 @@ async def register_client(
     access_token_format: str | None = None,
     post_logout_redirect_uris: Iterable[str] = (),
     clock: Clock = system_clock,
+    origin: Origin | None = None,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients).
 
@@ -106,11 +117,28 @@ async def register_client(
     if await clients.get_client(client.client_id) is not None:
         raise ValueError(f"client {client.client_id} already exists")
     await clients.save_client(client)
+    audit = _auditor(clients, clock)
+    if audit is not None:
+        await audit.record(
+            AuditEventType.CLIENT_CREATED,
+            origin,
+            client_id=client.client_id,
+            name=client.name,
+            public=client.is_public,
+            grant_types=list(client.grant_types),
+            scopes=list(client.scopes),
+            redirect_uris=list(client.redirect_uris),
+        )
     return client, secret
 
 
 async def rotate_secret(
-    clients: ClientStore, hasher: SecretHasher, client_id: str
+    clients: ClientStore,
+    hasher: SecretHasher,
+    client_id: str,
+    *,
+    clock: Clock = system_clock,
+    origin: Origin | None = None,
 ) -> tuple[Client, str]:
     """Replace a confidential client's secret; the old one stops working at once."""
     client = await clients.get_client(client_id)
@@ -121,4 +149,28 @@ async def rotate_secret(
     secret, digest = hasher.new_secret()
     client = dataclasses.replace(client, secret_digest=digest)
     await clients.save_client(client)
+    audit = _auditor(clients, clock)
+    if audit is not None:
+        await audit.record(AuditEventType.CLIENT_SECRET_ROTATED, origin, client_id=client_id)
     return client, secret
+
+
+async def delete_client(
+    clients: ClientStore,
+    client_id: str,
+    *,
+    clock: Clock = system_clock,
+    origin: Origin | None = None,
+) -> bool:
+    """Delete a client with its tokens, codes and consents; ``True`` if it existed.
+
+    Its audit events stay: they are the history of what it did.
+    """
+    audit = _auditor(clients, clock)
+    # Read first so that the event can name what is gone.
+    existing = await clients.get_client(client_id) if audit is not None else None
+    deleted = await clients.delete_client(client_id)
+    if deleted and audit is not None:
+        name = existing.name if existing is not None else None
+        await audit.record(AuditEventType.CLIENT_DELETED, origin, client_id=client_id, name=name)
+    return deleted

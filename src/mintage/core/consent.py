@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .audit import AuditEventType, Auditor, Origin
 from .clock import Clock
 from .models import Consent
 from .storage import ConsentStore, SubjectTokenStore
 
 
 class ConsentService:
-    def __init__(self, consents: ConsentStore, tokens: SubjectTokenStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        consents: ConsentStore,
+        tokens: SubjectTokenStore,
+        clock: Clock,
+        audit: Auditor | None = None,
+    ) -> None:
         self._consents = consents
         self._tokens = tokens
         self._clock = clock
+        self._audit = audit
 
     async def get(self, user_id: str, client_id: str) -> Consent | None:
         return await self._consents.get_consent(user_id, client_id)
@@ -41,10 +49,23 @@ class ConsentService:
             Consent(user_id, client_id, tuple(merged), granted_at=self._clock())
         )
 
-    async def revoke(self, user_id: str, client_id: str) -> int:
-        """Withdraw consent and revoke the client's tokens for the user; how many tokens."""
-        await self._consents.delete_consent(user_id, client_id)
-        return await self._tokens.revoke_for_subject(client_id, user_id, self._clock())
+    async def revoke(self, user_id: str, client_id: str, *, origin: Origin | None = None) -> int:
+        """Withdraw consent and revoke the client's tokens for the user; how many tokens.
+
+        Recorded as ``consent.revoked`` when there was a consent or a token to take back.
+        """
+        had_consent = await self._consents.delete_consent(user_id, client_id)
+        revoked = await self._tokens.revoke_for_subject(client_id, user_id, self._clock())
+        if self._audit is not None and (had_consent or revoked):
+            await self._audit.record(
+                AuditEventType.CONSENT_REVOKED,
+                origin,
+                client_id=client_id,
+                subject=user_id,
+                had_consent=had_consent,
+                revoked=revoked,
+            )
+        return revoked
 
     async def list(self, user_id: str) -> list[Consent]:
         """The user's consents, by client id."""

@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from .audit import AuditEventType, Auditor, Origin
 from .clock import Clock
 from .credentials import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, mint, new_id, token_digest
 from .jwt_tokens import JWTSigner, SignIn
@@ -47,12 +48,14 @@ class TokenIssuer:
         *,
         jwt: JWTSigner | None = None,
         default_format: str = "opaque",
+        audit: Auditor,
     ) -> None:
         self._tokens = tokens
         self._lifetimes = lifetimes
         self._clock = clock
         self._jwt = jwt
         self._default_format = default_format
+        self._audit = audit
 
     async def issue(
         self,
@@ -63,6 +66,8 @@ class TokenIssuer:
         refresh: bool,
         family_id: str | None = None,
         sign_in: SignIn | None = None,
+        audit_as: str | None = None,
+        origin: Origin | None = None,
     ) -> dict[str, Any]:
         """Store and describe a new access token, and a refresh token when asked.
 
@@ -70,6 +75,10 @@ class TokenIssuer:
         a new family.  ``sign_in`` says how the user authenticated: with the ``openid``
         scope it adds an ID token (OpenID Connect Core §3.1.3.3, §12.2), and its
         ``auth_time`` is kept on the tokens for the ID tokens of later refreshes.
+        ``audit_as`` (a grant type) records ``token.issued`` side by side with the token
+        saves, unless ``audit_token_issued`` is off: a grant that must first spend
+        something (a code, a refresh token) records its event itself, once that has
+        succeeded.
         """
         now = self._clock()
         lifetimes = self._lifetimes.for_client(client)
@@ -121,11 +130,29 @@ class TokenIssuer:
                 sign_in=sign_in,
                 access_token=access,
             )
-        # Saved side by side: a batching store (SQLite's group commit) commits both in
-        # one transaction.  Should one write fail, the response is an error and the
-        # other token, never sent, is unknown to anyone.
-        if len(records) == 1:
+        if audit_as is not None and self._audit.token_issued:
+            event = self._audit.event(
+                AuditEventType.TOKEN_ISSUED,
+                origin,
+                client_id=client.client_id,
+                subject=subject,
+                grant_type=audit_as,
+                scope=scope,
+                family_id=family,
+                refresh_token=refresh,
+            )
+            # All or none: no token is handed out unrecorded (see core/audit.py).
+            audited = self._audit.audited
+            if audited is not None:
+                await audited.save_tokens_audited(records, event)
+            else:
+                writes = [self._tokens.save_token(r) for r in records]
+                await asyncio.gather(*writes, self._audit.store.record_audit_event(event))
+        elif len(records) == 1:
             await self._tokens.save_token(records[0])  # no task to schedule: the hot path
         else:
+            # Saved side by side: a batching store (SQLite's group commit) commits both
+            # in one transaction.  Should one write fail, the response is an error and
+            # the other token, never sent, is unknown to anyone.
             await asyncio.gather(*(self._tokens.save_token(r) for r in records))
         return response

@@ -22,6 +22,7 @@ import dataclasses
 from collections import OrderedDict
 
 from . import passwords
+from .audit import AuditEventType, Auditor, Origin
 from .clock import Clock
 from .errors import TooManyRequestsError
 from .models import User
@@ -79,26 +80,65 @@ class LoginService:
         attempts: LoginAttemptStore,
         clock: Clock,
         throttle: Throttle = NO_THROTTLE,
+        audit: Auditor | None = None,
     ) -> None:
         self._users = users
         self._attempts = attempts
         self._clock = clock
         self._throttle = throttle
+        self._audit = audit
         # username -> (failures, locked_until) for names with no account
         self._phantoms: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
-    def _phantom_failure(self, username: str, now: int) -> None:
+    def _phantom_failure(self, username: str, now: int) -> tuple[int, int]:
+        """Count a failure of an unknown name; its failures and lock (0: none)."""
         failures = self._phantoms.pop(username, (0, 0))[0] + 1
         seconds = lock_seconds(failures)
         self._phantoms[username] = (failures, now + seconds if seconds else 0)
         if len(self._phantoms) > PHANTOM_CAPACITY:
             self._phantoms.popitem(last=False)
+        return failures, now + seconds if seconds else 0
+
+    async def _failed(
+        self, user: User | None, failures: int, locked_until: int, origin: Origin | None
+    ) -> None:
+        """Record a refused sign-in, and the lock it caused.
+
+        An unknown username is not recorded, only that an attempt came from the IP
+        address (it may be a mistyped password: see core/audit.py).  Refusals while
+        locked are not recorded at all: they cost an attacker nothing, so each one
+        being a write would let anyone fill the table.
+        """
+        if self._audit is None:
+            return
+        subject = user.user_id if user else None
+        reason = "wrong_password" if user else "unknown_user"
+        await self._audit.record(
+            AuditEventType.LOGIN_FAILED, origin, subject=subject, reason=reason, failures=failures
+        )
+        if locked_until:
+            await self._audit.record(
+                AuditEventType.LOGIN_LOCKED,
+                origin,
+                subject=subject,
+                failures=failures,
+                locked_until=locked_until,
+            )
 
     async def authenticate(
-        self, username: str, password: str, *, client_ip: str | None = None
+        self,
+        username: str,
+        password: str,
+        *,
+        client_ip: str | None = None,
+        origin: Origin | None = None,
     ) -> User:
         """The user, or :class:`LoginFailed` / :class:`LoginLocked` /
-        :class:`LoginThrottled`; ``client_ip`` is the address the attempt comes from."""
+        :class:`LoginThrottled`; ``client_ip`` is the address the attempt comes from,
+        ``origin`` where it came from for the audit events (by default that address).
+        Throttled attempts are not recorded, as attempts while locked are not."""
+        if origin is None and client_ip is not None:
+            origin = Origin(client_ip)
         if self._throttle.enabled:
             try:
                 await self._throttle.admit(client_ip, username)
@@ -115,15 +155,18 @@ class LoginService:
         # Verified even for unknown users, against a dummy hash: same work, same time.
         ok = await passwords.verify_password(user.password_hash if user else None, password)
         if user is None:
-            self._phantom_failure(username, now)
+            await self._failed(None, *self._phantom_failure(username, now), origin)
             raise LoginFailed
         if not ok:
             failures = await self._attempts.note_login_failure(user.user_id)
             seconds = lock_seconds(failures)
             if seconds:
                 await self._attempts.lock_user(user.user_id, now + seconds)
+            await self._failed(user, failures, now + seconds if seconds else 0, origin)
             raise LoginFailed
         if user.failed_logins or user.locked_until is not None:
             await self._attempts.clear_login_failures(user.user_id)
             user = dataclasses.replace(user, failed_logins=0, locked_until=None)
+        if self._audit is not None:
+            await self._audit.record(AuditEventType.LOGIN_SUCCEEDED, origin, subject=user.user_id)
         return user

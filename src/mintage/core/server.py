@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .audit import Auditor
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator, ClientAuthError
 from .clock import Clock, system_clock
 from .consent import ConsentService
@@ -89,6 +90,8 @@ class ServerConfig:
     #: seconds after a rotation in which a retry gets the same successor pair again
     #: (``core/grants/refresh_grace.py``); 0 is off
     refresh_grace_seconds: int = 0
+    #: record ``token.issued`` and ``token.refreshed`` (the hot-path audit events)
+    audit_token_issued: bool = True
 
     @property
     def signing_algs(self) -> tuple[str, ...]:
@@ -146,12 +149,15 @@ class AuthorizationServer:
             audience=config.access_token_audience or f"{config.issuer}/resource",
             id_token_lifetime=config.id_token_lifetime,
         )
+        #: records audit events (core/audit.py)
+        self.audit = Auditor(storage, clock, token_issued=config.audit_token_issued)
         issuer = TokenIssuer(
             storage,
             Lifetimes(config.access_token_lifetime, config.refresh_token_lifetime),
             clock,
             jwt=self.jwt,
             default_format=config.access_token_format,
+            audit=self.audit,
         )
         grace = config.refresh_grace_seconds
         ctx = GrantContext(
@@ -160,6 +166,7 @@ class AuthorizationServer:
             users=storage,
             clock=clock,
             codes=storage,
+            audit=self.audit,
             refresh_grace=RefreshGrace(pepper, grace) if grace else None,
         )
         self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx, observer)
@@ -171,13 +178,14 @@ class AuthorizationServer:
             issuer=config.issuer,
             allow_plain_pkce=config.allow_plain_pkce,
         )
-        self.login = LoginService(storage, storage, clock, Throttle(limiter, LOGIN))
+        self.login = LoginService(storage, storage, clock, Throttle(limiter, LOGIN), self.audit)
         self.sessions = SessionService(storage, config.session_lifetime, clock)
-        self.consent = ConsentService(storage, storage, clock)
+        self.consent = ConsentService(storage, storage, clock, self.audit)
         self.revocation = RevocationEndpoint(
             storage,
             authenticator(REVOCATION),
             clock,
+            self.audit,
             allow_bare_token=config.revocation_allow_bare_token,
         )
         self.introspection = IntrospectionEndpoint(

@@ -73,7 +73,10 @@ class MintageApp:
         while True:
             await asyncio.sleep(interval)
             try:
-                await purge_all(self.storage, self.server.clock(), batch)
+                now = self.server.clock()
+                await purge_all(
+                    self.storage, now, batch, audit_before=audit_cutoff(self.settings, now)
+                )
             except Exception:
                 log.warning("purge of expired rows failed; will retry", exc_info=True)
 
@@ -133,8 +136,17 @@ class MintageApp:
                 await self.limiter.aclose()
 
 
-async def purge_all(storage: Storage, now: int, batch: int) -> int:
-    """Delete expired tokens, codes and sessions in batches, yielding between batches.
+def audit_cutoff(settings: Settings, now: int) -> int | None:
+    """Audit events older than this are purged; ``None`` keeps them all."""
+    days = settings.audit_retention_days
+    return now - days * 86_400 if days else None
+
+
+async def purge_all(
+    storage: Storage, now: int, batch: int, *, audit_before: int | None = None
+) -> int:
+    """Delete expired tokens, codes and sessions, and audit events older than
+    ``audit_before`` (when given), in batches, yielding between batches.
 
     Each call of ``purge_expired`` deletes at most ``batch`` rows per kind and returns
     the total; a total below ``batch`` means every kind is drained, so the loop ends
@@ -145,8 +157,15 @@ async def purge_all(storage: Storage, now: int, batch: int) -> int:
         deleted = await storage.purge_expired(now, batch)
         total += deleted
         if deleted < batch:
-            return total
+            break
         await asyncio.sleep(0)  # let requests run between batches
+    while audit_before is not None:
+        deleted = await storage.purge_audit_events(audit_before, batch)
+        total += deleted
+        if deleted < batch:
+            break
+        await asyncio.sleep(0)
+    return total
 
 
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
@@ -175,6 +194,7 @@ def server_config(settings: Settings) -> ServerConfig:
         id_token_lifetime=settings.id_token_lifetime,
         key_publish_lead=settings.key_publish_lead,
         refresh_grace_seconds=settings.refresh_grace_seconds,
+        audit_token_issued=settings.audit_token_issued,
     )
 
 

@@ -104,7 +104,10 @@ async def login_post(b: Browser, request: Request) -> Response:
             raise LoginFailed
         client = request.client
         user = await b.services.login.authenticate(
-            username, password, client_ip=client.host if client else None
+            username,
+            password,
+            client_ip=client.host if client else None,
+            origin=b.origin(request),
         )
     except (LoginLocked, LoginThrottled) as exc:
         wait = max(exc.retry_after, 1)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ..core.audit import Origin
 from ..core.consent import ConsentService
 from ..core.endpoints.authorize import AuthorizationRequest, AuthorizeEndpoint
 from ..core.errors import OAuthError, StorageUnavailableError
@@ -106,6 +107,12 @@ class Browser:
         if user is None:
             session = None
         return Visitor(browser, cookie, session, user)
+
+    @staticmethod
+    def origin(request: Request) -> Origin:
+        """Where a page request came from, for its audit events."""
+        client = request.client
+        return Origin(ip=client.host if client else None)
 
     # -- CSRF -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..audit import AuditEventType, Auditor, Origin
 from ..client_auth import ClientAuthenticator
 from ..clock import Clock
 from ..http import OAuthRequest, OAuthResponse
@@ -33,12 +34,14 @@ class RevocationEndpoint:
         tokens: TokenStore,
         authenticator: ClientAuthenticator,
         clock: Clock,
+        audit: Auditor,
         *,
         allow_bare_token: bool,
     ) -> None:
         self._tokens = tokens
         self._authenticator = authenticator
         self._clock = clock
+        self._audit = audit
         self._allow_bare = allow_bare_token
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
@@ -53,7 +56,18 @@ class RevocationEndpoint:
             return _OK
         now = self._clock()
         if token.kind is TokenKind.REFRESH:
-            await self._tokens.revoke_family(token.family_id, now)
+            revoked = await self._tokens.revoke_family(token.family_id, now)
         else:
-            await self._tokens.revoke_token(token.digest, now)
+            revoked = int(await self._tokens.revoke_token(token.digest, now))
+        if revoked:  # a token revoked before changes nothing and is not an event
+            await self._audit.record(
+                AuditEventType.TOKEN_REVOKED,
+                Origin.of(request),
+                client_id=token.client_id,
+                subject=token.subject,
+                token_type=token.kind.value,
+                family_id=token.family_id,
+                revoked=revoked,
+                authenticated=client_id is not None,
+            )
         return _OK

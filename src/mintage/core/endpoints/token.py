@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..audit import Origin
 from ..client_auth import ClientAuthenticator
 from ..errors import (
     InvalidClientError,
@@ -53,6 +54,7 @@ class TokenEndpoint:
             raise InvalidClientError(f"grant_type {grant_type} requires client authentication")
         if grant_type not in authenticated.client.grant_types:
             raise UnauthorizedClientError(f"this client may not use grant_type {grant_type}")
-        body = await grant.exchange(authenticated, params, self._ctx)
+        ctx = self._ctx.from_origin(Origin(request.client_ip, request.request_id))
+        body = await grant.exchange(authenticated, params, ctx)
         self._observer.token_issued(grant_type, authenticated.client.client_id)
         return json_response(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from ..audit import Auditor, Origin
 from ..client_auth import AuthenticatedClient
 from ..clock import Clock
 from ..issuer import TokenIssuer
@@ -14,15 +15,33 @@ from .refresh_grace import RefreshGrace
 
 @dataclass(frozen=True, slots=True)
 class GrantContext:
-    """What grants may use: the issuer and the stores, nothing more."""
+    """What grants may use: the issuer, the stores and the auditor, nothing more.
+
+    The token endpoint hands each request a copy with its ``origin`` (for audit events).
+    """
 
     issuer: TokenIssuer
     tokens: TokenStore
     users: UserStore
     clock: Clock
     codes: AuthorizationCodeStore
+    audit: Auditor
     #: the refresh grace window, when on (``refresh_grace_seconds``)
     refresh_grace: RefreshGrace | None = None
+    origin: Origin | None = None
+
+    def from_origin(self, origin: Origin) -> GrantContext:
+        """This context for one request."""
+        return GrantContext(
+            self.issuer,
+            self.tokens,
+            self.users,
+            self.clock,
+            self.codes,
+            self.audit,
+            self.refresh_grace,
+            origin,
+        )
 
 
 class Grant(Protocol):

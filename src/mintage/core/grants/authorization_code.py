@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..audit import AuditEventType
 from ..client_auth import AuthenticatedClient
 from ..credentials import AUTHORIZATION_CODE_PREFIX, token_digest, well_formed
 from ..errors import InvalidGrantError
@@ -56,7 +57,7 @@ class AuthorizationCodeGrant:
         # A replay is detected before anything else is judged: even a replay with a
         # wrong verifier means the code leaked, so its tokens must go (§4.1.2).
         if code.consumed_at is not None:
-            await ctx.tokens.revoke_family(code.family_id, now)
+            await _revoke_on_replay(code, ctx, now, concurrent=False)
             raise InvalidGrantError(_INVALID)
         if code.expires_at <= now:
             raise InvalidGrantError(_INVALID)
@@ -80,10 +81,39 @@ class AuthorizationCodeGrant:
             latest = await codes.get_code(digest)
             if latest is not None and latest.consumed_at is not None:
                 # A concurrent redemption won: this one is a second use.
-                await ctx.tokens.revoke_family(code.family_id, now)
+                await _revoke_on_replay(code, ctx, now, concurrent=True)
             else:
                 for name in ("access_token", "refresh_token"):
                     if name in response:
                         await ctx.tokens.revoke_token(token_digest(response[name]), now)
             raise InvalidGrantError(_INVALID)
+        # Recorded once the code is spent, not beside the token saves: a request that
+        # loses the race above has issued nothing (see core/audit.py).
+        if ctx.audit.token_issued:
+            await ctx.audit.record(
+                AuditEventType.TOKEN_ISSUED,
+                ctx.origin,
+                client_id=code.client_id,
+                subject=code.subject,
+                grant_type=self.grant_type,
+                scope=response["scope"],
+                family_id=code.family_id,
+                refresh_token=refresh,
+            )
         return response
+
+
+async def _revoke_on_replay(
+    code: AuthorizationCode, ctx: GrantContext, now: int, *, concurrent: bool
+) -> None:
+    """RFC 6749 §4.1.2: revoke the tokens issued from a replayed code, and say so."""
+    revoked = await ctx.tokens.revoke_family(code.family_id, now)
+    await ctx.audit.record(
+        AuditEventType.CODE_REPLAY_DETECTED,
+        ctx.origin,
+        client_id=code.client_id,
+        subject=code.subject,
+        family_id=code.family_id,
+        revoked=revoked,
+        concurrent=concurrent,
+    )

@@ -21,5 +21,10 @@ class ClientCredentialsGrant:
         scopes = granted_scope(params.get("scope"), client.client.scopes)
         # RFC 9068 §2.2: with no resource owner, the subject is the client itself.
         return await ctx.issuer.issue(
-            client.client, scopes, subject=client.client.client_id, refresh=False
+            client.client,
+            scopes,
+            subject=client.client.client_id,
+            refresh=False,
+            audit_as=self.grant_type,
+            origin=ctx.origin,
         )

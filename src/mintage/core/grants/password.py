@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..audit import AuditEventType
 from ..client_auth import AuthenticatedClient
 from ..errors import InvalidGrantError
 from ..params import require
@@ -30,7 +31,24 @@ class PasswordGrant:
         # Verify even for unknown users: equal timing hides which usernames exist.
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok:
+            # The subject only when the account exists: an unknown username may be a
+            # mistyped password, which must not be stored (see core/audit.py).
+            await ctx.audit.record(
+                AuditEventType.LOGIN_FAILED,
+                ctx.origin,
+                client_id=client.client.client_id,
+                subject=user.user_id if user else None,
+                grant_type=self.grant_type,
+                reason="wrong_password" if user else "unknown_user",
+            )
             raise InvalidGrantError("invalid username or password")
         # A refresh token only helps a client that may redeem it (RFC 6749 §4.3.3).
         refresh = "refresh_token" in client.client.grant_types
-        return await ctx.issuer.issue(client.client, scopes, subject=user.user_id, refresh=refresh)
+        return await ctx.issuer.issue(
+            client.client,
+            scopes,
+            subject=user.user_id,
+            refresh=refresh,
+            audit_as=self.grant_type,
+            origin=ctx.origin,
+        )

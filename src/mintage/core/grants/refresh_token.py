@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..audit import AuditEventType
 from ..client_auth import AuthenticatedClient
 from ..credentials import REFRESH_TOKEN_PREFIX, token_digest, well_formed
 from ..errors import InvalidGrantError
@@ -48,7 +49,7 @@ class RefreshTokenGrant:
             retried = await _grace_reply(token, presented, client, params, ctx, now)
             if retried is not None:
                 return retried
-            await ctx.tokens.revoke_family(token.family_id, now)
+            await _revoke_on_reuse(token, ctx, now, concurrent=False)
             raise InvalidGrantError(_INVALID)
         if not token.is_active(now):
             raise InvalidGrantError(_INVALID)
@@ -72,12 +73,11 @@ class RefreshTokenGrant:
             family_id=token.family_id,
             sign_in=sign_in,
         )
-        if ctx.refresh_grace is None:
-            won = await ctx.tokens.consume_token(digest, now)
-        else:
-            # The grace window keeps this response, sealed, in the same statement.
+        # The grace window keeps this response, sealed, in the same statement.
+        sealed = None
+        if ctx.refresh_grace is not None:
             sealed = ctx.refresh_grace.seal(presented, digest, response)
-            won = await ctx.tokens.consume_token(digest, now, sealed)
+        won, recorded = await _consume(token, digest, now, response["scope"], sealed, ctx)
         if won is None:
             # Lost a race to a concurrent use, or revoked/expired meanwhile.
             latest = await ctx.tokens.get_token(digest)
@@ -87,7 +87,7 @@ class RefreshTokenGrant:
                 # answers it with the winner's response.
                 retried = await _grace_reply(latest, presented, client, params, ctx, now)
                 if retried is None:
-                    await ctx.tokens.revoke_family(token.family_id, now)
+                    await _revoke_on_reuse(token, ctx, now, concurrent=True)
                     raise InvalidGrantError(_INVALID)
             # This request's own successors are never sent out.
             for value in (response["access_token"], response["refresh_token"]):
@@ -97,8 +97,55 @@ class RefreshTokenGrant:
             return retried
         # The winner answers 200 even if a concurrent reuse has meanwhile revoked the
         # family (its successors included): exactly one redemption succeeds, and the
-        # reuse rule still leaves no live token behind.
+        # reuse rule still leaves no live token behind.  Recorded only now that the
+        # rotation has happened (see core/audit.py), unless the store did it with the
+        # consume.
+        if ctx.audit.token_issued and not recorded:
+            await ctx.audit.record(
+                AuditEventType.TOKEN_REFRESHED,
+                ctx.origin,
+                client_id=token.client_id,
+                subject=token.subject,
+                scope=response["scope"],
+                family_id=token.family_id,
+            )
         return response
+
+
+async def _consume(
+    token: Token, digest: str, now: int, scope: str, sealed: str | None, ctx: GrantContext
+) -> tuple[Token | None, bool]:
+    """Spend the presented token (keeping ``sealed``, the grace window's copy of the
+    response); with a store that can, record ``token.refreshed`` in the same write,
+    only if this call won.  Returns the token and whether the event was recorded."""
+    audited = ctx.audit.audited
+    if not ctx.audit.token_issued or audited is None:
+        if sealed is None:
+            return await ctx.tokens.consume_token(digest, now), False
+        return await ctx.tokens.consume_token(digest, now, sealed), False
+    event = ctx.audit.event(
+        AuditEventType.TOKEN_REFRESHED,
+        ctx.origin,
+        client_id=token.client_id,
+        subject=token.subject,
+        scope=scope,
+        family_id=token.family_id,
+    )
+    return await audited.consume_token_audited(digest, now, event, sealed), True
+
+
+async def _revoke_on_reuse(token: Token, ctx: GrantContext, now: int, *, concurrent: bool) -> None:
+    """RFC 9700 §4.14.2: revoke the family of a reused refresh token, and say so."""
+    revoked = await ctx.tokens.revoke_family(token.family_id, now)
+    await ctx.audit.record(
+        AuditEventType.REFRESH_REUSE_DETECTED,
+        ctx.origin,
+        client_id=token.client_id,
+        subject=token.subject,
+        family_id=token.family_id,
+        revoked=revoked,
+        concurrent=concurrent,
+    )
 
 
 async def _grace_reply(
@@ -113,6 +160,17 @@ async def _grace_reply(
     of it (see :mod:`.refresh_grace`); ``None`` means reuse."""
     if ctx.refresh_grace is None:
         return None
-    return await ctx.refresh_grace.replay(
+    replayed = await ctx.refresh_grace.replay(
         token, presented, client.client, params.get("scope"), ctx.tokens, now
     )
+    if replayed is not None:
+        # Not reuse, but a second use all the same: if it was not the client's own
+        # retry, the other holder now has the same pair.
+        await ctx.audit.record(
+            AuditEventType.REFRESH_GRACE_REPLAYED,
+            ctx.origin,
+            client_id=token.client_id,
+            subject=token.subject,
+            family_id=token.family_id,
+        )
+    return replayed
