@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .audit import audit
 from .clients import client_group
 from .context import database_url_option
 from .db import db_group
@@ -25,7 +26,7 @@ def cli() -> None:
     """
 
 
-for command in (serve, db_group, client_group, user_group, keys_group, tokens_group):
+for command in (serve, db_group, client_group, user_group, keys_group, tokens_group, audit):
     cli.add_command(command)
 
 
