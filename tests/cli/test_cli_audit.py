@@ -88,7 +88,8 @@ def cc_client(db: str) -> tuple[str, str]:
 
 def issue(db: str, client_id: str, secret: str) -> str:
     async def main() -> str:
-        app = create_app(Settings(database_url=db, purge_interval=0))
+        settings = Settings(database_url=db, purge_interval=0, audit_token_issued=True)
+        app = create_app(settings)
         async with (
             LifespanManager(app) as manager,
             httpx.AsyncClient(

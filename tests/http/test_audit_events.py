@@ -3,7 +3,8 @@
 Every test drives the app over HTTP (ASGITransport, memory store, frozen clock) and then
 reads the events back through the store's ``list_audit_events``, as ``mintage audit``
 does.  Whatever credential a test sees (tokens, codes, client secrets, passwords) is
-checked to appear in no event.
+checked to appear in no event.  The ``server`` here records the issuance events too
+(``audit_token_issued``, off by default).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ E = AuditEventType
 CB = "https://app.example/cb"
 VERIFIER = "verifier-" + "x" * 40
 ASGI_CLIENT_IP = "127.0.0.1"  # httpx.ASGITransport's default client address
+
+
+@pytest.fixture
+async def server(make_server: MakeServer) -> Server:
+    return await make_server(audit_token_issued=True)
 
 
 async def events(server: Server, *kinds: AuditEventType) -> list[AuditEvent]:
@@ -118,10 +124,10 @@ def _lower(headers: dict[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-async def test_audit_token_issued_off_skips_only_the_issuance_events(
+async def test_by_default_only_the_issuance_events_are_skipped(
     make_server: MakeServer,
 ) -> None:
-    server = await make_server(audit_token_issued=False)
+    server = await make_server()
     reg = await server.client(grant_types=("password", "refresh_token"), public=True)
     await server.user()
     body = await server.password_grant(reg)
@@ -303,7 +309,7 @@ class AuditDown(MemoryStorage):
 
 
 async def test_an_unrecorded_issuance_is_a_503_not_a_token(make_server: MakeServer) -> None:
-    server = await make_server(storage=AuditDown())
+    server = await make_server(storage=AuditDown(), audit_token_issued=True)
     reg = await server.client()
     response = await server.token({"grant_type": "client_credentials"}, reg.basic)
     assert response.status_code == 503
@@ -316,7 +322,7 @@ async def test_an_event_after_the_fact_goes_to_the_log(
 ) -> None:
     """The revocation happened: answering 503 would be wrong, so the event is logged."""
     store = AuditDown()
-    server = await make_server(storage=store, audit_token_issued=False)
+    server = await make_server(storage=store)
     reg = await server.client()
     body = await server.client_credentials(reg)
     caplog.clear()  # client.created was logged the same way
@@ -376,7 +382,7 @@ class PlainStore(MemoryStorage):
 
 
 async def test_a_store_without_the_fast_paths_records_the_same(make_server: MakeServer) -> None:
-    server = await make_server(storage=PlainStore())
+    server = await make_server(storage=PlainStore(), audit_token_issued=True)
     assert server.engine.audit.audited is None
     reg = await server.client(grant_types=("client_credentials", "password", "refresh_token"))
     await server.user()

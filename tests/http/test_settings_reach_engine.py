@@ -25,7 +25,7 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         id_token_lifetime=120,
         key_publish_lead=5,
         refresh_grace_seconds=5,
-        audit_token_issued=False,
+        audit_token_issued=True,
     )
     config = server_config(settings)
     assert config == ServerConfig(
@@ -43,7 +43,7 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         id_token_lifetime=120,
         key_publish_lead=5,
         refresh_grace_seconds=5,
-        audit_token_issued=False,
+        audit_token_issued=True,
     )
     defaults = ServerConfig(issuer="x")
     # Every field but the issuer and the realm differs from its default, so none of

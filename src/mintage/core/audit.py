@@ -96,15 +96,16 @@ class Origin(NamedTuple):
 class Auditor:
     """Builds and records events; one per server, shared by every endpoint.
 
-    ``token_issued`` switches off ``token.issued`` and ``token.refreshed`` (the
-    ``audit_token_issued`` setting): they are the only events written on the hot path.
+    ``token_issued`` switches on ``token.issued`` and ``token.refreshed`` (the
+    ``audit_token_issued`` setting, off by default): they are the only events written
+    on the hot path.
     ``audited`` is the store's fast path for them, when it has one
     (:class:`~mintage.core.storage.AuditedTokenStore`).
     """
 
     __slots__ = ("_clock", "_store", "audited", "token_issued")
 
-    def __init__(self, store: AuditStore, clock: Clock, *, token_issued: bool = True) -> None:
+    def __init__(self, store: AuditStore, clock: Clock, *, token_issued: bool = False) -> None:
         self._store = store
         self._clock = clock
         self.token_issued = token_issued

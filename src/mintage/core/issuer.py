@@ -76,9 +76,8 @@ class TokenIssuer:
         scope it adds an ID token (OpenID Connect Core §3.1.3.3, §12.2), and its
         ``auth_time`` is kept on the tokens for the ID tokens of later refreshes.
         ``audit_as`` (a grant type) records ``token.issued`` side by side with the token
-        saves, unless ``audit_token_issued`` is off: a grant that must first spend
-        something (a code, a refresh token) records its event itself, once that has
-        succeeded.
+        saves when ``audit_token_issued`` is on: a grant that must first spend something
+        (a code, a refresh token) records its event itself, once that has succeeded.
         """
         now = self._clock()
         lifetimes = self._lifetimes.for_client(client)

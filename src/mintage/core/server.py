@@ -91,7 +91,7 @@ class ServerConfig:
     #: (``core/grants/refresh_grace.py``); 0 is off
     refresh_grace_seconds: int = 0
     #: record ``token.issued`` and ``token.refreshed`` (the hot-path audit events)
-    audit_token_issued: bool = True
+    audit_token_issued: bool = False
 
     @property
     def signing_algs(self) -> tuple[str, ...]:
