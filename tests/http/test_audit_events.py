@@ -9,6 +9,7 @@ checked to appear in no event.  The ``server`` here records the issuance events 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -21,7 +22,7 @@ from mintage.core.audit import AuditEventType
 from mintage.core.credentials import token_digest
 from mintage.core.errors import StorageUnavailableError
 from mintage.core.http import OAuthRequest
-from mintage.core.models import AuditEvent
+from mintage.core.models import AuditEvent, Token
 from mintage.core.pkce import s256
 from mintage.storage.memory import MemoryStorage
 from oauth_testkit import PASSWORD, MakeServer, Registered, Server, basic
@@ -396,3 +397,37 @@ async def test_a_store_without_the_fast_paths_records_the_same(make_server: Make
         ("token.issued", "password"),
         ("token.refreshed", None),
     ]
+
+
+class Interleaving(MemoryStorage):
+    """Token calls yield to the loop first, like database round trips, so concurrent
+    refreshes interleave at every step."""
+
+    async def get_token(self, digest: str) -> Token | None:
+        await asyncio.sleep(0)
+        return await super().get_token(digest)
+
+    async def save_token(self, token: Token) -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await super().save_token(token)
+
+    async def consume_token(self, digest: str, now: int) -> Token | None:
+        await asyncio.sleep(0)
+        return await super().consume_token(digest, now)
+
+
+async def test_concurrent_refreshes_record_one_rotation(make_server: MakeServer) -> None:
+    server = await make_server(storage=Interleaving(), audit_token_issued=True)
+    reg = await server.client(grant_types=("password", "refresh_token"))
+    await server.user()
+    body = await server.password_grant(reg)
+    responses = await asyncio.gather(
+        *(server.refresh(reg, body["refresh_token"]) for _ in range(10))
+    )
+    assert sum(r.status_code == 200 for r in responses) == 1
+    # exactly one rotation happened, and exactly one is recorded
+    assert len(await events(server, E.TOKEN_REFRESHED)) == 1
+    reuse = await events(server, E.REFRESH_REUSE_DETECTED)
+    assert len(reuse) == 9  # every loser is a second use of the token
+    assert any(e.detail["concurrent"] for e in reuse)
