@@ -64,8 +64,8 @@ from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .pg_listener import PgInvalidationListener, channel_for
+from .queries import CONSUME_TOKEN_AUDITED, list_audit_events, save_tokens_audited
 from .queries import POSTGRES as Q
-from .queries import list_audit_events, save_tokens_audited
 from .rows import (
     audit_event_from_row,
     audit_event_params,
@@ -367,7 +367,7 @@ class PostgresStorage(InvalidationHubMixin):
 
     async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
         """:meth:`consume_token` and, if it won, the event: one statement."""
-        row = await self._fetchrow(Q.consume_token_audited, digest, now, *audit_event_params(event))
+        row = await self._fetchrow(CONSUME_TOKEN_AUDITED, digest, now, *audit_event_params(event))
         return None if row is None else token_from_row(row)
 
     async def revoke_token(self, digest: str, now: int) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = [
+    "CONSUME_TOKEN_AUDITED",
     "POSTGRES",
     "SQLITE",
     "Statements",
@@ -84,19 +85,6 @@ class Statements:
         " AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
         " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
         " subject, revoked_at, CAST(NULL AS BIGINT), auth_time, CAST(NULL AS TEXT)"
-    )
-    # PostgreSQL's fast path for token.refreshed: consume_token, and the audit event
-    # (parameters 3-9, as record_audit_event) only if the token was consumed, in one
-    # statement.  (SQLite runs the two statements in one queued write instead.)
-    consume_token_audited: str = (
-        "WITH consumed AS (UPDATE tokens SET consumed_at = $2 WHERE digest = $1"
-        " AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
-        " RETURNING digest, kind, client_id, scope, issued_at, expires_at, family_id,"
-        " subject, revoked_at, CAST(NULL AS BIGINT)),"
-        " audit AS (INSERT INTO audit_events"
-        " (at, event, client_id, subject, ip, request_id, detail)"
-        " SELECT $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM consumed))"
-        " SELECT * FROM consumed"
     )
     revoke_token: str = "UPDATE tokens SET revoked_at = $2 WHERE digest = $1 AND revoked_at IS NULL"
     # RFC 7009 §2.1, RFC 9700 §4.14.2: reuse of a rotated refresh token kills the family.
@@ -293,18 +281,12 @@ def list_audit_events(
     return sql, tuple(params)
 
 
-_TOKEN_COLUMNS = 10  # the parameters of Statements.save_token
+# The fast paths below are built from the statements above, so that a column added to
+# ``tokens`` (and so to save_token and consume_token) cannot be forgotten here.
+_TOKEN_INSERT_COLUMNS = POSTGRES.save_token.split("(", 1)[1].split(")", 1)[0]
+_TOKEN_PARAMS = _TOKEN_INSERT_COLUMNS.count(",") + 1  # the parameters of save_token
 _AUDIT_PARAMS = 7  # the parameters of Statements.record_audit_event
-
-
-_WITH_AUDIT_EVENT = (
-    "WITH audit AS (INSERT INTO audit_events"
-    " (at, event, client_id, subject, ip, request_id, detail) VALUES ("
-)
-_INSERT_TOKENS = (
-    ")) INSERT INTO tokens (digest, kind, client_id, scope, issued_at, expires_at,"
-    " family_id, subject, revoked_at, consumed_at) VALUES "
-)
+_AUDIT_INSERT = "INSERT INTO audit_events (at, event, client_id, subject, ip, request_id, detail)"
 
 
 @functools.cache
@@ -315,9 +297,35 @@ def save_tokens_audited(count: int) -> str:
     event = ", ".join(f"${i + 1}" for i in range(_AUDIT_PARAMS))
     rows = ", ".join(
         "("
-        + ", ".join(f"${_AUDIT_PARAMS + n * _TOKEN_COLUMNS + i + 1}" for i in range(_TOKEN_COLUMNS))
+        + ", ".join(f"${_AUDIT_PARAMS + n * _TOKEN_PARAMS + i + 1}" for i in range(_TOKEN_PARAMS))
         + ")"
         for n in range(count)
     )
     # Only numbered placeholders are put into the text; every value is a parameter.
-    return "".join((_WITH_AUDIT_EVENT, event, _INSERT_TOKENS, rows))
+    return "".join(
+        (
+            "WITH audit AS (",
+            _AUDIT_INSERT,
+            " VALUES (",
+            event,
+            ")) INSERT INTO tokens (",
+            _TOKEN_INSERT_COLUMNS,
+            ") VALUES ",
+            rows,
+        )
+    )
+
+
+#: PostgreSQL's fast path for ``token.refreshed``: ``consume_token``, and the audit event
+#: (parameters 3-9, as ``record_audit_event``) only if the token was consumed, in one
+#: statement.  (SQLite runs the two statements in one queued write instead.)
+CONSUME_TOKEN_AUDITED = "".join(
+    (
+        "WITH consumed AS (",
+        POSTGRES.consume_token,
+        "), audit AS (",
+        _AUDIT_INSERT,
+        " SELECT $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM consumed))",
+        " SELECT * FROM consumed",
+    )
+)
