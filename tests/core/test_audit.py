@@ -86,7 +86,7 @@ async def test_record_lets_a_bug_surface() -> None:
 async def test_unknown_usernames_lock_without_a_subject() -> None:
     store = MemoryStorage()
     clock = FrozenClock()
-    login = LoginService(store, store, clock, Auditor(store, clock))
+    login = LoginService(store, store, clock, audit=Auditor(store, clock))
     origin = Origin("203.0.113.5")
     for _ in range(LOCK_THRESHOLD):
         with pytest.raises(LoginFailed):

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 
 from mintage.core.audit import AuditEventType
@@ -82,7 +83,9 @@ def redeem(reg: Registered, code: str) -> dict[str, str]:
 
 async def test_client_credentials_records_token_issued(server: Server) -> None:
     reg = await server.client(scopes=("read", "write"))
-    body = await server.client_credentials(reg, scope="read")
+    response = await server.token({"grant_type": "client_credentials", "scope": "read"}, reg.basic)
+    assert response.status_code == 200
+    body = response.json()
     [issued] = await events(server, E.TOKEN_ISSUED)
     stored = server.storage.tokens[token_digest(body["access_token"])]
     assert issued == AuditEvent(
@@ -91,7 +94,7 @@ async def test_client_credentials_records_token_issued(server: Server) -> None:
         client_id=reg.client_id,
         subject=reg.client_id,  # RFC 9068 §2.2: no resource owner, the client itself
         ip=ASGI_CLIENT_IP,
-        request_id=None,
+        request_id=response.headers["x-request-id"],  # the id the logs carry too
         detail={
             "grant_type": "client_credentials",
             "scope": "read",
@@ -261,22 +264,27 @@ async def test_revocation_records_what_changed(server: Server) -> None:
 
 
 async def _sign_in(server: Server, username: str, password: str) -> int:
+    response = await _sign_in_response(server, username, password)
+    return response.status_code
+
+
+async def _sign_in_response(server: Server, username: str, password: str) -> httpx.Response:
     page = await server.http.get("/login")
     form = page.text.split("<form", 2)[1]
     csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    response = await server.http.post(
+    return await server.http.post(
         "/login",
         content=urlencode(
             {"csrf_token": csrf, "return_to": "", "username": username, "password": password}
         ),
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
-    return response.status_code
 
 
 async def test_sign_in_failures_lock_and_success(server: Server) -> None:
     alice = await server.user()
-    assert await _sign_in(server, "nobody-here", "whatever") == 401
+    first = await _sign_in_response(server, "nobody-here", "whatever")
+    assert first.status_code == 401
     for _ in range(5):
         assert await _sign_in(server, "alice", "not-the-password-123") == 401
     assert await _sign_in(server, "alice", PASSWORD) == 429  # locked: not recorded
@@ -292,6 +300,10 @@ async def test_sign_in_failures_lock_and_success(server: Server) -> None:
         ("login.succeeded", alice.user_id),
     ]
     assert all(e.ip == ASGI_CLIENT_IP for e in found)
+    assert found[0].request_id == first.headers["x-request-id"]
+    # seven requests; the lock came with the fifth failure, in the same request
+    assert len({e.request_id for e in found}) == 7
+    assert found[6].request_id == found[5].request_id
     assert found[0].detail == {"reason": "unknown_user", "failures": 1}
     assert found[5].detail == {"reason": "wrong_password", "failures": 5}
     assert found[6].detail["failures"] == 5

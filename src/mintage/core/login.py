@@ -80,6 +80,7 @@ class LoginService:
         attempts: LoginAttemptStore,
         clock: Clock,
         throttle: Throttle = NO_THROTTLE,
+        *,
         audit: Auditor | None = None,
     ) -> None:
         self._users = users

@@ -178,7 +178,9 @@ class AuthorizationServer:
             issuer=config.issuer,
             allow_plain_pkce=config.allow_plain_pkce,
         )
-        self.login = LoginService(storage, storage, clock, Throttle(limiter, LOGIN), self.audit)
+        self.login = LoginService(
+            storage, storage, clock, Throttle(limiter, LOGIN), audit=self.audit
+        )
         self.sessions = SessionService(storage, config.session_lifetime, clock)
         self.consent = ConsentService(storage, storage, clock, self.audit)
         self.revocation = RevocationEndpoint(

@@ -27,6 +27,7 @@ from ..core.oidc.logout import EndSessionEndpoint
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
 from ..core.storage import UserStore
+from ..logs import request_id_var
 from .cookies import CookiePolicy
 from .csrf import FIELD, CsrfSigner, new_browser_secret
 from .forms import BadForm, parse_fields
@@ -110,9 +111,10 @@ class Browser:
 
     @staticmethod
     def origin(request: Request) -> Origin:
-        """Where a page request came from, for its audit events."""
+        """Where a page request came from, for its audit events: the peer address and
+        the request id that the logs carry (set by :mod:`.instrument`)."""
         client = request.client
-        return Origin(ip=client.host if client else None)
+        return Origin(client.host if client else None, request_id_var.get())
 
     # -- CSRF -------------------------------------------------------------------------
 
