@@ -276,3 +276,11 @@ def test_tokens_purge_drops_events_past_retention(db: str) -> None:
     )
     assert json.loads(result.stdout) == {"purged": 1}
     assert listed(db) == []
+
+
+def test_the_help_names_every_event(db: str) -> None:
+    from mintage.core.audit import AuditEventType
+
+    text = " ".join(ok(db, "audit", "--help").stdout.split())
+    for kind in AuditEventType:
+        assert kind.value in text, kind.value

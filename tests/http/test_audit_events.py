@@ -424,9 +424,11 @@ class Interleaving(MemoryStorage):
             await asyncio.sleep(0)
         await super().save_token(token)
 
-    async def consume_token(self, digest: str, now: int) -> Token | None:
+    async def consume_token(
+        self, digest: str, now: int, successor: str | None = None
+    ) -> Token | None:
         await asyncio.sleep(0)
-        return await super().consume_token(digest, now)
+        return await super().consume_token(digest, now, successor)
 
 
 async def test_concurrent_refreshes_record_one_rotation(make_server: MakeServer) -> None:
@@ -443,3 +445,27 @@ async def test_concurrent_refreshes_record_one_rotation(make_server: MakeServer)
     reuse = await events(server, E.REFRESH_REUSE_DETECTED)
     assert len(reuse) == 9  # every loser is a second use of the token
     assert any(e.detail["concurrent"] for e in reuse)
+
+
+async def test_a_retry_in_the_grace_window_is_recorded(make_server: MakeServer) -> None:
+    server = await make_server(refresh_grace_seconds=10)
+    reg = await server.client(grant_types=("password", "refresh_token"), public=True)
+    alice = await server.user()
+    first = await server.password_grant(reg)
+    family = server.storage.tokens[token_digest(first["refresh_token"])].family_id
+    rotated = await server.refresh(reg, first["refresh_token"])
+    server.clock.advance(3)
+    retried = await server.refresh(reg, first["refresh_token"])
+    assert rotated.status_code == retried.status_code == 200
+    assert retried.json()["refresh_token"] == rotated.json()["refresh_token"]
+    [replayed] = await events(server, E.REFRESH_GRACE_REPLAYED)
+    assert (replayed.client_id, replayed.subject, replayed.at) == (
+        reg.client_id,
+        alice.user_id,
+        server.clock.now,
+    )
+    assert replayed.detail == {"family_id": family}
+    assert await events(server, E.REFRESH_REUSE_DETECTED) == []
+    assert_holds_none_of(
+        await events(server), [first["refresh_token"], rotated.json()["refresh_token"]]
+    )

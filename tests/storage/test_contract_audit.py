@@ -211,9 +211,13 @@ async def test_tokens_saved_with_their_event(store: Storage, count: int) -> None
 async def test_consume_records_its_event_only_when_it_wins(store: Storage) -> None:
     assert isinstance(store, AuditedTokenStore)
     await store.save_token(token())
-    won = await store.consume_token_audited("digest-1", NOW, event(name="token.refreshed"))
+    won = await store.consume_token_audited(
+        "digest-1", NOW, event(name="token.refreshed"), "sealed-successor"
+    )
     assert won == token()
     assert stripped(await store.list_audit_events()) == [event(name="token.refreshed")]
+    # as consume_token: marked consumed, with the grace window's sealed successor
+    assert await store.get_token("digest-1") == token(consumed_at=NOW, successor="sealed-successor")
     # spent, unknown, revoked, expired: no winner, no event
     await store.save_token(token("revoked", revoked_at=NOW - 1))
     await store.save_token(token("expired", expires_at=NOW))

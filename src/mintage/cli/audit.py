@@ -162,8 +162,9 @@ def audit(
     """List recorded security events, newest first.
 
     Events: token.issued, token.refreshed, token.revoked, refresh.reuse_detected,
-    code.replay_detected, login.succeeded, login.failed, login.locked, client.created,
-    client.deleted, client.secret_rotated, consent.revoked (docs/operations.md).
+    refresh.grace_replayed, code.replay_detected, login.succeeded, login.failed,
+    login.locked, client.created, client.deleted, client.secret_rotated,
+    consent.revoked (docs/operations.md).
     """
     names = event_names(events)
     found = with_store(

@@ -260,9 +260,11 @@ class AuditedTokenStore(Protocol):
         """Persist every token and the event durably, all or none, before returning."""
         ...
 
-    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
-        """:meth:`TokenStore.consume_token`, recording ``event`` in the same transaction
-        if, and only if, this call won."""
+    async def consume_token_audited(
+        self, digest: str, now: int, event: AuditEvent, successor: str | None = None
+    ) -> Token | None:
+        """:meth:`TokenStore.consume_token` (``successor`` included), recording ``event``
+        in the same transaction if, and only if, this call won."""
         ...
 
 

@@ -104,8 +104,10 @@ class MemoryStorage(InvalidationHubMixin):
         self.tokens[digest] = dataclasses.replace(token, consumed_at=now, successor=successor)
         return token
 
-    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
-        won = await self.consume_token(digest, now)
+    async def consume_token_audited(
+        self, digest: str, now: int, event: AuditEvent, successor: str | None = None
+    ) -> Token | None:
+        won = await self.consume_token(digest, now, successor)
         if won is not None:
             await self.record_audit_event(event)
         return won

@@ -365,9 +365,13 @@ class PostgresStorage(InvalidationHubMixin):
         row = await self._fetchrow(Q.consume_token, digest, now, successor)
         return None if row is None else token_from_row(row)
 
-    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
+    async def consume_token_audited(
+        self, digest: str, now: int, event: AuditEvent, successor: str | None = None
+    ) -> Token | None:
         """:meth:`consume_token` and, if it won, the event: one statement."""
-        row = await self._fetchrow(CONSUME_TOKEN_AUDITED, digest, now, *audit_event_params(event))
+        row = await self._fetchrow(
+            CONSUME_TOKEN_AUDITED, digest, now, successor, *audit_event_params(event)
+        )
         return None if row is None else token_from_row(row)
 
     async def revoke_token(self, digest: str, now: int) -> bool:

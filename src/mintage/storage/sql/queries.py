@@ -316,16 +316,20 @@ def save_tokens_audited(count: int) -> str:
     )
 
 
-#: PostgreSQL's fast path for ``token.refreshed``: ``consume_token``, and the audit event
-#: (parameters 3-9, as ``record_audit_event``) only if the token was consumed, in one
-#: statement.  (SQLite runs the two statements in one queued write instead.)
+_CONSUME_PARAMS = max(int(n) for n in _DOLLAR_PARAM.findall(POSTGRES.consume_token))
+
+#: PostgreSQL's fast path for ``token.refreshed``: ``consume_token`` (its parameters
+#: first), and the audit event (the parameters after them, as ``record_audit_event``)
+#: only if the token was consumed, in one statement.  (SQLite runs the two statements
+#: in one queued write instead.)
 CONSUME_TOKEN_AUDITED = "".join(
     (
         "WITH consumed AS (",
         POSTGRES.consume_token,
         "), audit AS (",
         _AUDIT_INSERT,
-        " SELECT $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM consumed))",
-        " SELECT * FROM consumed",
+        " SELECT ",
+        ", ".join(f"${_CONSUME_PARAMS + i + 1}" for i in range(_AUDIT_PARAMS)),
+        " WHERE EXISTS (SELECT 1 FROM consumed)) SELECT * FROM consumed",
     )
 )

@@ -560,10 +560,12 @@ class SQLiteStorage(InvalidationHubMixin):
         rows = await self._write_returning(Q.consume_token, (digest, now, successor))
         return token_from_row(rows[0]) if rows else None
 
-    async def consume_token_audited(self, digest: str, now: int, event: AuditEvent) -> Token | None:
+    async def consume_token_audited(
+        self, digest: str, now: int, event: AuditEvent, successor: str | None = None
+    ) -> Token | None:
         """:meth:`consume_token` and, if it won, the event, in one queued write."""
         statements = (
-            (Q.consume_token, (digest, now)),
+            (Q.consume_token, (digest, now, successor)),
             (Q.record_audit_event, audit_event_params(event)),
         )
         rows: list[Any] = await self._enqueue(_ROWS_THEN, "", statements)
