@@ -47,6 +47,9 @@ def test_first_start_creates_keys_and_rotate_publishes_a_new_one(db: str) -> Non
     assert states[old_rs]["publish_until"] > states[old_rs]["retired_at"]
     text = ok(db, "keys", "list").stdout
     assert rotated[0]["kid"] in text and "signs from" in text
+    events = json.loads(ok(db, "audit", "--event", "key.rotated", "--json").stdout)
+    assert [e["detail"]["kid"] for e in events] == [rotated[0]["kid"]]
+    assert events[0]["detail"]["actor"].startswith("cli:")
 
 
 def test_retire_and_unpublish(db: str) -> None:

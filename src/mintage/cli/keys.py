@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ..core.audit import AuditEventType, Auditor
 from ..core.jose import SIGNING_ALGS
 from ..core.keyring import KeyRing, KeyRingError
 from ..core.models import SigningKey
@@ -23,6 +24,7 @@ from ..core.storage import Storage
 from ..web.app import build_server
 from .context import (
     BadInputError,
+    cli_origin,
     database_url_option,
     echo_json,
     json_option,
@@ -72,6 +74,10 @@ async def _publish_for(store: Storage, longest: int) -> int:
     return max([longest, *(c.access_token_lifetime or 0 for c in clients)])
 
 
+def _audit(store: Storage, ring: KeyRing) -> Auditor:
+    return Auditor(store, ring.now)
+
+
 @click.group("keys")
 def keys_group() -> None:
     """List and rotate the keys that sign JWT access tokens and ID tokens."""
@@ -117,6 +123,14 @@ def rotate(ctx: click.Context, alg: tuple[str, ...], as_json: bool) -> None:
         ring, longest = _keyring(ctx, store)
         publish_for = await _publish_for(store, longest)
         made = [await ring.rotate(a, publish_for=publish_for) for a in (alg or ring.algs)]
+        for key in made:
+            await _audit(store, ring).record(
+                AuditEventType.KEY_ROTATED,
+                cli_origin(),
+                kid=key.kid,
+                alg=key.alg,
+                not_before=key.not_before,
+            )
         return made, ring.now()
 
     made, now = with_store(settings, action)
@@ -150,6 +164,13 @@ def retire(ctx: click.Context, kid: str, unpublish: bool, as_json: bool) -> None
             key = await ring.retire(kid, publish_for=publish_for, unpublish=unpublish)
         except KeyRingError as exc:
             raise BadInputError(str(exc)) from None
+        await _audit(store, ring).record(
+            AuditEventType.KEY_RETIRED,
+            cli_origin(),
+            kid=key.kid,
+            alg=key.alg,
+            unpublished=unpublish,
+        )
         return key, ring.now()
 
     key, now = with_store(settings, action)
@@ -199,12 +220,16 @@ def reseal(
     async def action(store: Storage) -> int:
         ring, _ = _keyring(ctx, store)
         try:
-            return await ring.reseal(previous)
+            changed = await ring.reseal(previous)
         except SealError:
             raise BadInputError(
                 "a signing key opens with neither the configured nor the previous "
                 "key-encryption key"
             ) from None
+        await _audit(store, ring).record(
+            AuditEventType.KEYS_RESEALED, cli_origin(), resealed=changed
+        )
+        return changed
 
     changed = with_store(settings, action)
     if as_json:

@@ -70,6 +70,12 @@ class AuditEventType(StrEnum):
     CLIENT_SECRET_ROTATED = "client.secret_rotated"
     #: a user's consent to a client withdrawn, and that client's tokens for them revoked
     CONSENT_REVOKED = "consent.revoked"
+    #: a new signing key published (``mintage keys rotate``, or the schedule); RFC 7517
+    KEY_ROTATED = "key.rotated"
+    #: a signing key stopped signing (``mintage keys retire``)
+    KEY_RETIRED = "key.retired"
+    #: signing keys re-sealed under a new key-encryption key (``mintage keys reseal``)
+    KEYS_RESEALED = "key.resealed"
 
 
 #: the string of each event type (``member.value`` is a slow property on the hot path)

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..core.audit import AuditEventType, Origin
 from ..core.clock import Clock, system_clock
 from ..core.observe import NO_OBSERVER, EngineObserver
 from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
@@ -99,6 +100,13 @@ class MintageApp:
                         )
                         key = await keys.rotate(alg, publish_for=longest)
                         log.info("rotated signing key", extra={"kid": key.kid, "alg": alg})
+                        await self.server.audit.record(
+                            AuditEventType.KEY_ROTATED,
+                            Origin(actor="schedule"),
+                            kid=key.kid,
+                            alg=alg,
+                            not_before=key.not_before,
+                        )
                 await keys.prune()
             except Exception:
                 log.warning("scheduled key rotation failed; will retry", exc_info=True)
