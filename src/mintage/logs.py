@@ -214,4 +214,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic announces each of its plugins at INFO on every start (the schema check
+    # runs at start-up); its warnings still come through.
+    if logging.getLevelName(level.upper()) != logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     return handler
