@@ -164,7 +164,7 @@ def audit(
     Events: token.issued, token.refreshed, token.revoked, refresh.reuse_detected,
     refresh.grace_replayed, code.replay_detected, login.succeeded, login.failed,
     login.locked, client.created, client.deleted, client.secret_rotated,
-    consent.revoked (docs/operations.md).
+    consent.revoked, key.rotated, key.retired, key.resealed (docs/operations.md).
     """
     names = event_names(events)
     found = with_store(
