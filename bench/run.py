@@ -58,7 +58,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="A B A B rounds (3)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
-    p.add_argument("--scenarios", default="S1,S2,S3,S4,S6", help="comma-separated (S1,S2,S3,S4,S6)")
+    p.add_argument(
+        "--scenarios", default="S1,S2,S3,S4,S5,S6", help="comma-separated (S1,S2,S3,S4,S5,S6)"
+    )
     p.add_argument("--fill", type=int, default=1_000_000, help="tokens stored for S6 (10^6)")
     p.add_argument("--quick", action="store_true", help="3 s runs, 1 s warm-up, 2 rounds")
     p.add_argument(
@@ -178,19 +180,19 @@ class Bench:
                     "mintage-w2", "Mintage (SQLite, --workers 2)", w2, workers=2, raw_dir=raw
                 )
             )
-        if "S1" in wanted:
+        if wanted & {"S1", "S5"}:
             out.append(build_floor(raw))
         if not a.skip_peers:
             if wanted & {"S1", "S2", "S4"}:
                 out.append(build_origin(raw))
-            if wanted & {"S1", "S3"}:
+            if wanted & {"S1", "S3", "S5"}:
                 out.append(build_oidc(raw))
         return out
 
     def run(self) -> list[Cell]:
         wanted = set(self.args.scenarios)
         cells: list[Cell] = []
-        main = [k for k in ("S1", "S2", "S3", "S4") if k in wanted]
+        main = [k for k in ("S1", "S2", "S3", "S4", "S5") if k in wanted]
         try:
             if main:
                 targets = self._main_targets(wanted)

@@ -49,6 +49,8 @@ SCHEMA = "mintage_bench"  # PostgreSQL: a schema of our own, dropped and made an
 class MintageCredentials:
     cc_id: str  # client_credentials client (S1, S2, S3)
     cc_secret: str
+    jwt_id: str  # client_credentials client given RFC 9068 JWT access tokens (S5)
+    jwt_secret: str
     rt_id: str  # password + refresh_token client (S4)
     rt_secret: str
     user_id: str
@@ -83,6 +85,14 @@ async def _prepare(database_url: str, secret_key: str) -> MintageCredentials:
             grant_types=["client_credentials"],
             scopes=["read"],
         )
+        jwt, jwt_secret = await register_client(
+            store,
+            hasher,
+            name="bench client_credentials, JWT access tokens",
+            grant_types=["client_credentials"],
+            scopes=["read"],
+            access_token_format="jwt",
+        )
         rt, rt_secret = await register_client(
             store,
             hasher,
@@ -99,12 +109,14 @@ async def _prepare(database_url: str, secret_key: str) -> MintageCredentials:
         await store.save_user(user)
     finally:
         await store.close()
-    assert cc_secret is not None and rt_secret is not None
-    return MintageCredentials(cc.client_id, cc_secret, rt.client_id, rt_secret, user.user_id)
+    assert cc_secret is not None and jwt_secret is not None and rt_secret is not None
+    return MintageCredentials(
+        cc.client_id, cc_secret, jwt.client_id, jwt_secret, rt.client_id, rt_secret, user.user_id
+    )
 
 
 def prepare(database_url: str, secret_key: str) -> MintageCredentials:
-    """Migrate a fresh store and create the bench's clients and user."""
+    """Migrate a fresh store and create the bench's clients (opaque and JWT) and user."""
     if database_url.startswith("postgres"):
         base = database_url.split("?", 1)[0]
         asyncio.run(reset_pg_schema(base))

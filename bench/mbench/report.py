@@ -101,6 +101,24 @@ def ratio_table(cells: Sequence[Cell], scenario: str) -> list[str]:
     return lines
 
 
+def signing_cost(cells: Sequence[Cell]) -> list[str]:
+    """S5 against S1 for each server that signs: what the JWT costs over an opaque token."""
+    lines = []
+    for jwt in cells:
+        if jwt.scenario != "S5" or jwt.family == "floor":
+            continue
+        opaque = _find(cells, "S1", jwt.target)
+        if opaque is None or not jwt.runs or opaque.rps <= 0:
+            continue
+        extra = jwt.cpu_us_per_request - opaque.cpu_us_per_request
+        lines.append(
+            f"- signing cost, {jwt.label}: S5 ÷ S1 = {jwt.rps / opaque.rps:.2f}× req/s; "
+            f"CPU {opaque.cpu_us_per_request:.0f} → {jwt.cpu_us_per_request:.0f} µs/req "
+            f"({extra:+.0f} µs)."
+        )
+    return lines
+
+
 def render(cells: Sequence[Cell], header: Sequence[str]) -> str:
     lines = ["# Mintage benchmark", "", *header, ""]
     order = list(SCENARIOS)
@@ -111,6 +129,9 @@ def render(cells: Sequence[Cell], header: Sequence[str]) -> str:
         lines += [f"## {key} — {SCENARIOS[key].title}", "", *scenario_table(mine)]
         lines += ratio_table(cells, key)
         lines += [""] + [f"- n/a: {why}." for why in SCENARIOS[key].not_applicable]
+        lines += [f"- {note}." for note in SCENARIOS[key].notes]
+        if key == "S5":
+            lines += signing_cost(cells)
         lines.append("")
     for key, why in SKIPPED.items():
         lines += [f"## {key} — skipped", "", why + ".", ""]

@@ -32,6 +32,8 @@ class Target:
     family: Family
     proc: ServerProcess
     cc: tuple[str, str]  # confidential client_credentials client: id, secret
+    #: client_credentials client given RFC 9068 JWT access tokens (S5); None: cannot
+    cc_jwt: tuple[str, str] | None = None
     token_path: str = "/oauth/token"
     resource_path: str | None = None
     introspect_path: str | None = None
@@ -107,6 +109,7 @@ def build_mintage(
         family="mintage",
         proc=proc,
         cc=(creds.cc_id, creds.cc_secret),
+        cc_jwt=(creds.jwt_id, creds.jwt_secret),
         resource_path="/resource",
         introspect_path="/oauth/introspect",
         rt=(creds.rt_id, creds.rt_secret),
@@ -126,7 +129,10 @@ def build_floor(raw_dir: Path) -> Target:
     proc = ServerProcess(
         "floor", argv, env=env, cwd=raw_dir, port=port, log_path=raw_dir / "floor.log"
     )
-    return Target(key="floor", label="floor (raw ASGI)", family="floor", proc=proc, cc=client)
+    # The floor signs nothing: in S5 it answers the S1 request, the least any answer costs.
+    return Target(
+        key="floor", label="floor (raw ASGI)", family="floor", proc=proc, cc=client, cc_jwt=client
+    )
 
 
 def install_peer(name: str) -> Path:
@@ -212,8 +218,16 @@ def build_origin(raw_dir: Path) -> Target:
 
 def build_oidc(raw_dir: Path) -> Target:
     client = ("oidc-client", secrets.token_urlsafe(32))
+    jwt_client = ("oidc-jwt-client", secrets.token_urlsafe(32))
     proc = _node_target(
-        "oidc", raw_dir, {"BENCH_CLIENT_ID": client[0], "BENCH_CLIENT_SECRET": client[1]}
+        "oidc",
+        raw_dir,
+        {
+            "BENCH_CLIENT_ID": client[0],
+            "BENCH_CLIENT_SECRET": client[1],
+            "BENCH_JWT_CLIENT_ID": jwt_client[0],
+            "BENCH_JWT_CLIENT_SECRET": jwt_client[1],
+        },
     )
     return Target(
         key="oidc",
@@ -221,6 +235,7 @@ def build_oidc(raw_dir: Path) -> Target:
         family="oidc",
         proc=proc,
         cc=client,
+        cc_jwt=jwt_client,
         token_path="/token",
         introspect_path="/token/introspection",
     )

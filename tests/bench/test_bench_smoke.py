@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXIT_NO_WRK = 3  # bench/run.py: wrk missing and apt-get could not install it
-MINTAGE_SCENARIOS = ("S1", "S2", "S3", "S4", "S6-S1", "S6-S2")
+MINTAGE_SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6-S1", "S6-S2")
 
 
 def _sections(text: str) -> dict[str, list[list[str]]]:
@@ -55,7 +55,8 @@ def test_smoke_run_reports_every_mintage_scenario(tmp_path: Path) -> None:
         pytest.skip(f"wrk is unavailable: {run.stderr.strip()}")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
 
-    sections = _sections(report.read_text())
+    text = report.read_text()
+    sections = _sections(text)
     for key in MINTAGE_SCENARIOS:
         rows = [r for r in sections.get(key, []) if r[0].startswith("Mintage") and len(r) == 8]
         assert rows, f"{key}: no Mintage row in the report"
@@ -66,5 +67,7 @@ def test_smoke_run_reports_every_mintage_scenario(tmp_path: Path) -> None:
             assert errors == "0", f"{key} {label}: {errors} failed requests"
     floor = [r for r in sections["S1"] if r[0].startswith("floor")]
     assert floor and _number(floor[0][1]) > 0
+    # S5 (JWT access tokens) is set against S1 (opaque) for the cost of signing.
+    assert "signing cost, Mintage (SQLite, 1 process): S5 ÷ S1 = " in text
     # The one target measurable without the peers has a ratio, not a dash.
     assert any(r[0] == "S1 ≥ 0.4× the floor" and r[1] != "–" for r in sections["Targets"])
