@@ -43,6 +43,8 @@ class InjectingRelay:
         self.to_clients: list[asyncio.StreamWriter] = []
         self.writers: list[asyncio.StreamWriter] = []
         self.server: asyncio.Server | None = None
+        #: swallow traffic instead of relaying it: a host that stopped answering
+        self.frozen = False
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -56,6 +58,8 @@ class InjectingRelay:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if self.frozen:
+                        continue
                     dst.write(data)
                     await dst.drain()
             except OSError:
@@ -109,3 +113,22 @@ async def test_connection_ended_by_the_server_is_an_outage_then_replaced(
         assert await store.ping() is True
     finally:
         await store.close()
+
+
+async def test_a_server_that_stops_answering_is_an_outage_after_the_command_timeout(
+    relayed: tuple[InjectingRelay, str],
+) -> None:
+    relay, url = relayed
+    store = PostgresStorage(url, command_timeout=0.5, listen_check_interval=60)
+    await store.open()
+    try:
+        assert await store.get_client("nobody") is None
+        relay.frozen = True  # a partition: nothing comes back, nothing is closed
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(StorageUnavailableError):
+            await store.get_token("digest-that-never-returns")
+        assert asyncio.get_running_loop().time() - started < 5
+    finally:
+        relay.frozen = False
+        await relay.close()
+        await asyncio.wait_for(store.close(), 30)

@@ -183,7 +183,10 @@ class PostgresStorage(InvalidationHubMixin):
     ``database_url`` is ``postgresql://user:password@host:port/db`` (asyncpg's DSN; query
     parameters such as ``sslmode`` pass through).  ``schema`` puts tables and migrations
     into that schema via ``search_path`` on every connection (tests use one per test).
-    ``connect_timeout`` bounds how long a call waits for a new connection.
+    ``connect_timeout`` bounds how long a call waits for a new connection, and
+    ``command_timeout`` (10 s) how long a statement may run: a database host that stops
+    answering without closing the connection (a network partition, a frozen server)
+    then costs a 503 after that time, instead of requests hanging until TCP gives up.
     ``get_client`` is served from a cache (:mod:`.client_cache`) that notifications
     empty (:mod:`.pg_listener`); ``client_cache_ttl`` (30 s) is only its safety net, and
     ``client_cache_fallback_ttl`` (1 s) its lifetime while the listening connection is
@@ -198,6 +201,7 @@ class PostgresStorage(InvalidationHubMixin):
         max_size: int = 10,
         schema: str | None = None,
         connect_timeout: float = 5.0,
+        command_timeout: float | None = 10.0,
         client_cache_ttl: float = 30.0,
         client_cache_fallback_ttl: float = 1.0,
         listen_check_interval: float = 1.0,
@@ -207,6 +211,7 @@ class PostgresStorage(InvalidationHubMixin):
         self.min_size = min_size
         self.max_size = max_size
         self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
         self.listen_check_interval = listen_check_interval
         self._pool: asyncpg.Pool | None = None
         self._listener: PgInvalidationListener | None = None
@@ -231,6 +236,7 @@ class PostgresStorage(InvalidationHubMixin):
                 min_size=self.min_size,
                 max_size=self.max_size,
                 timeout=self.connect_timeout,
+                command_timeout=self.command_timeout,
                 server_settings=settings,
                 reset=_keep_session,
             )
