@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         description="Rotate signing keys automatically when the newest is this many "
         "days old (0: only by `mintage keys rotate`).",
     )
+    cors_origins: str = Field(
+        "",
+        description="Origins (`https://app.example`, space- or comma-separated; `*` for "
+        "any) of browser-based clients that may call the token, revocation and UserInfo "
+        "endpoints from JavaScript (CORS). Discovery and JWKS are open to every origin.",
+    )
     max_body_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest accepted request body; larger answers 413."
     )
@@ -307,6 +313,18 @@ class Settings(BaseSettings):
                 UserWarning,
                 stacklevel=2,
             )
+        for origin in self.cors_origin_set - {"*"}:
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("https", "http")
+                or not parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(
+                    f"cors_origins: {origin!r} is not an origin (scheme://host[:port])"
+                )
         if self.access_token_lifetime > self.refresh_token_lifetime:
             raise ValueError("access_token_lifetime must not exceed refresh_token_lifetime")
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in _REDIS_SCHEMES:
@@ -332,6 +350,10 @@ class Settings(BaseSettings):
     def rate_limits(self) -> dict[str, str]:
         """Every rate limit by name (``mintage.core.ratelimit.LIMIT_NAMES``)."""
         return {name: getattr(self, name) for name in LIMIT_NAMES}
+
+    @property
+    def cors_origin_set(self) -> frozenset[str]:
+        return frozenset(self.cors_origins.replace(",", " ").split())
 
     @property
     def issuer_url(self) -> str:

@@ -31,6 +31,7 @@ from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
 from ..storage import open_storage
 from .asgi import EngineEndpoint, HotPaths, Run
+from .cors import CorsEndpoint
 from .instrument import ObservedApp
 from .metrics import Metrics
 from .routes import page_routes
@@ -206,6 +207,18 @@ def server_config(settings: Settings) -> ServerConfig:
     )
 
 
+#: public documents any web page may read (discovery, keys)
+_PUBLIC_DOCUMENTS = frozenset(
+    {
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    }
+)
+#: what a browser-based client calls from JavaScript, for the origins in cors_origins
+_BROWSER_ENDPOINTS = frozenset({"/oauth/token", "/oauth/revoke", "/userinfo"})
+
+
 def build_server(
     settings: Settings,
     storage: Storage,
@@ -306,7 +319,15 @@ def create_app(
     hot = HotPaths(app, ObservedApp(app, metrics, settings.access_log))
     for route in routes:
         if isinstance(route.endpoint, EngineEndpoint):
-            hot.add(route.path, route.endpoint.methods, route.endpoint)
+            endpoint: EngineEndpoint | CorsEndpoint = route.endpoint
+            if route.path in _PUBLIC_DOCUMENTS:
+                endpoint = CorsEndpoint(endpoint, route.path, endpoint.methods, None)
+            elif route.path in _BROWSER_ENDPOINTS and settings.cors_origin_set:
+                origins = settings.cors_origin_set
+                endpoint = CorsEndpoint(
+                    endpoint, route.path, endpoint.methods, None if "*" in origins else origins
+                )
+            hot.add(route.path, endpoint.methods, endpoint)
     if settings.otel_enabled:
         from .tracing import tracing_middleware
 

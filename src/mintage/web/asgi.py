@@ -200,7 +200,7 @@ class HotPaths:
 
     def __init__(self, app: Starlette, fallback: App | None = None) -> None:
         self._app: App = fallback if fallback is not None else app
-        self._routes: dict[tuple[str, str], EngineEndpoint] = {}
+        self._routes: dict[tuple[str, str], App] = {}
         #: set by :meth:`wrap`: every request then goes through that middleware first
         self._entry: App | None = None
         self.starlette = app
@@ -209,7 +209,7 @@ class HotPaths:
         #: ``router.lifespan_context`` lets a host app run Mintage's lifespan
         self.router = app.router
 
-    def add(self, path: str, methods: tuple[str, ...], endpoint: EngineEndpoint) -> None:
+    def add(self, path: str, methods: tuple[str, ...], endpoint: App) -> None:
         for method in methods:
             self._routes[(method, path)] = endpoint
 
