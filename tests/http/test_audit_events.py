@@ -162,10 +162,16 @@ async def test_password_grant_records_issued_and_failed(server: Server) -> None:
     assert issued.detail["grant_type"] == "password"
     assert issued.detail["refresh_token"] is True
     assert (failed_known.event, failed_known.subject) == ("login.failed", alice.user_id)
-    assert failed_known.detail == {"grant_type": "password", "reason": "wrong_password"}
+    # the sign-in page's bookkeeping: the failure counts toward alice's lock-out
+    assert failed_known.detail == {
+        "grant_type": "password",
+        "reason": "wrong_password",
+        "failures": 1,
+    }
     # An unknown username is not kept: it may be a password typed in the wrong field.
     assert (failed_unknown.subject, failed_unknown.ip) == (None, ASGI_CLIENT_IP)
-    assert failed_unknown.detail == {"grant_type": "password", "reason": "unknown_user"}
+    assert failed_unknown.detail["grant_type"] == "password"
+    assert failed_unknown.detail["reason"] == "unknown_user"
     assert reg.secret is not None
     assert_holds_none_of(
         await events(server),

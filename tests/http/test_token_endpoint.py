@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from mintage.core.credentials import token_digest
+from mintage.core.login import LOCK_BASE, LOCK_THRESHOLD
 from oauth_testkit import PASSWORD, MakeServer, Registered, Server, basic
 
 
@@ -364,3 +365,26 @@ async def test_json_and_form_share_the_duplicate_rule(server: Server, svc: Regis
     body = assert_error(response, 400, "invalid_request")
     assert "grant_type" in body["error_description"]
     assert server.tokens() == {}
+
+
+async def test_password_grant_shares_the_sign_in_lock_out(server: Server) -> None:
+    """RFC 6749 §10.10: guessing through the token endpoint counts toward the same
+    lock-out as the sign-in page, and a locked account answers like a wrong password."""
+    user = await server.user()
+    reg = await server.client(grant_types=("password",))
+
+    async def attempt(password: str) -> httpx.Response:
+        data = {"grant_type": "password", "username": "alice", "password": password}
+        return await server.token(data, reg.basic)
+
+    for _ in range(LOCK_THRESHOLD):
+        wrong = await attempt("guess")
+        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    stored = await server.storage.get_user(user.user_id)
+    assert stored is not None and stored.locked_until == server.clock() + LOCK_BASE
+    locked = await attempt(PASSWORD)  # the right password, while locked
+    assert locked.status_code == 400 and locked.json() == wrong.json()
+    server.clock.advance(LOCK_BASE)
+    assert (await attempt(PASSWORD)).status_code == 200
+    cleared = await server.storage.get_user(user.user_id)
+    assert cleared is not None and cleared.failed_logins == 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from typing import Any
 
 from . import passwords
 from .audit import AuditEventType, Auditor, Origin
@@ -101,7 +102,13 @@ class LoginService:
         return failures, now + seconds if seconds else 0
 
     async def _failed(
-        self, user: User | None, failures: int, locked_until: int, origin: Origin | None
+        self,
+        user: User | None,
+        failures: int,
+        locked_until: int,
+        origin: Origin | None,
+        client_id: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Record a refused sign-in, and the lock it caused.
 
@@ -115,7 +122,13 @@ class LoginService:
         subject = user.user_id if user else None
         reason = "wrong_password" if user else "unknown_user"
         await self._audit.record(
-            AuditEventType.LOGIN_FAILED, origin, subject=subject, reason=reason, failures=failures
+            AuditEventType.LOGIN_FAILED,
+            origin,
+            client_id=client_id,
+            subject=subject,
+            reason=reason,
+            failures=failures,
+            **(extra or {}),
         )
         if locked_until:
             await self._audit.record(
@@ -133,6 +146,9 @@ class LoginService:
         *,
         client_ip: str | None = None,
         origin: Origin | None = None,
+        client_id: str | None = None,
+        audit_detail: dict[str, Any] | None = None,
+        record_success: bool = True,
     ) -> User:
         """The user, or :class:`LoginFailed` / :class:`LoginLocked` /
         :class:`LoginThrottled`; ``client_ip`` is the address the attempt comes from,
@@ -156,18 +172,21 @@ class LoginService:
         # Verified even for unknown users, against a dummy hash: same work, same time.
         ok = await passwords.verify_password(user.password_hash if user else None, password)
         if user is None:
-            await self._failed(None, *self._phantom_failure(username, now), origin)
+            await self._failed(
+                None, *self._phantom_failure(username, now), origin, client_id, audit_detail
+            )
             raise LoginFailed
         if not ok:
             failures = await self._attempts.note_login_failure(user.user_id)
             seconds = lock_seconds(failures)
             if seconds:
                 await self._attempts.lock_user(user.user_id, now + seconds)
-            await self._failed(user, failures, now + seconds if seconds else 0, origin)
+            locked = now + seconds if seconds else 0
+            await self._failed(user, failures, locked, origin, client_id, audit_detail)
             raise LoginFailed
         if user.failed_logins or user.locked_until is not None:
             await self._attempts.clear_login_failures(user.user_id)
             user = dataclasses.replace(user, failed_logins=0, locked_until=None)
-        if self._audit is not None:
+        if self._audit is not None and record_success:
             await self._audit.record(AuditEventType.LOGIN_SUCCEEDED, origin, subject=user.user_id)
         return user

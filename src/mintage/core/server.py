@@ -159,6 +159,10 @@ class AuthorizationServer:
             default_format=config.access_token_format,
             audit=self.audit,
         )
+        #: sign-in checks and lock-out, for the login page and the password grant
+        self.login = LoginService(
+            storage, storage, clock, Throttle(limiter, LOGIN), audit=self.audit
+        )
         grace = config.refresh_grace_seconds
         ctx = GrantContext(
             issuer=issuer,
@@ -168,6 +172,7 @@ class AuthorizationServer:
             codes=storage,
             audit=self.audit,
             refresh_grace=RefreshGrace(pepper, grace) if grace else None,
+            login=self.login,
         )
         self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx, observer)
         #: the authorization endpoint (RFC 6749 §4.1.1)
@@ -177,9 +182,6 @@ class AuthorizationServer:
             clock,
             issuer=config.issuer,
             allow_plain_pkce=config.allow_plain_pkce,
-        )
-        self.login = LoginService(
-            storage, storage, clock, Throttle(limiter, LOGIN), audit=self.audit
         )
         self.sessions = SessionService(storage, config.session_lifetime, clock)
         self.consent = ConsentService(storage, storage, clock, self.audit)

@@ -9,6 +9,7 @@ from ..audit import Auditor, Origin
 from ..client_auth import AuthenticatedClient
 from ..clock import Clock
 from ..issuer import TokenIssuer
+from ..login import LoginService
 from ..storage import AuthorizationCodeStore, TokenStore, UserStore
 from .refresh_grace import RefreshGrace
 
@@ -29,6 +30,8 @@ class GrantContext:
     #: the refresh grace window, when on (``refresh_grace_seconds``)
     refresh_grace: RefreshGrace | None = None
     origin: Origin | None = None
+    #: the sign-in service (lock-out, sign-in rate limits) for the password grant
+    login: LoginService | None = None
 
     def from_origin(self, origin: Origin) -> GrantContext:
         """This context for one request."""
@@ -41,6 +44,7 @@ class GrantContext:
             self.audit,
             self.refresh_grace,
             origin,
+            self.login,
         )
 
 

@@ -10,7 +10,9 @@ from typing import Any, ClassVar
 
 from ..audit import AuditEventType
 from ..client_auth import AuthenticatedClient
-from ..errors import InvalidGrantError
+from ..errors import InvalidGrantError, TooManyRequestsError
+from ..login import LoginFailed, LoginLocked, LoginService, LoginThrottled
+from ..models import User
 from ..params import require
 from ..passwords import verify_password
 from ..scope import granted_scope
@@ -27,21 +29,10 @@ class PasswordGrant:
         username = require(params, "username")
         password = require(params, "password")
         scopes = granted_scope(params.get("scope"), client.client.scopes)
-        user = await ctx.users.get_user_by_username(username)
-        # Verify even for unknown users: equal timing hides which usernames exist.
-        ok = await verify_password(user.password_hash if user else None, password)
-        if user is None or not ok:
-            # The subject only when the account exists: an unknown username may be a
-            # mistyped password, which must not be stored (see core/audit.py).
-            await ctx.audit.record(
-                AuditEventType.LOGIN_FAILED,
-                ctx.origin,
-                client_id=client.client.client_id,
-                subject=user.user_id if user else None,
-                grant_type=self.grant_type,
-                reason="wrong_password" if user else "unknown_user",
-            )
-            raise InvalidGrantError("invalid username or password")
+        if ctx.login is not None:
+            user = await _sign_in(ctx.login, username, password, client, ctx)
+        else:
+            user = await _check_password(username, password, client, ctx, self.grant_type)
         # A refresh token only helps a client that may redeem it (RFC 6749 §4.3.3).
         refresh = "refresh_token" in client.client.grant_types
         return await ctx.issuer.issue(
@@ -52,3 +43,56 @@ class PasswordGrant:
             audit_as=self.grant_type,
             origin=ctx.origin,
         )
+
+
+async def _sign_in(
+    login: LoginService,
+    username: str,
+    password: str,
+    client: AuthenticatedClient,
+    ctx: GrantContext,
+) -> User:
+    """The sign-in page's checks, lock-out included (RFC 6749 §10.10): the token
+    endpoint must not be a way around them."""
+    try:
+        return await login.authenticate(
+            username,
+            password,
+            client_ip=ctx.origin.ip if ctx.origin else None,
+            origin=ctx.origin,
+            client_id=client.client.client_id,
+            audit_detail={"grant_type": PasswordGrant.grant_type},
+            record_success=False,
+        )
+    except LoginThrottled as exc:
+        raise TooManyRequestsError(
+            "too many sign-in attempts", retry_after=exc.retry_after
+        ) from None
+    except LoginLocked:
+        # The same answer as a wrong password: a distinct one would confirm that the
+        # account exists (unknown usernames lock out on the same schedule anyway).
+        raise InvalidGrantError("invalid username or password") from None
+    except LoginFailed:
+        raise InvalidGrantError("invalid username or password") from None
+
+
+async def _check_password(
+    username: str, password: str, client: AuthenticatedClient, ctx: GrantContext, grant: str
+) -> User:
+    """Without a sign-in service (a context built by hand): the password alone."""
+    user = await ctx.users.get_user_by_username(username)
+    # Verify even for unknown users: equal timing hides which usernames exist.
+    ok = await verify_password(user.password_hash if user else None, password)
+    if user is None or not ok:
+        # The subject only when the account exists: an unknown username may be a
+        # mistyped password, which must not be stored (see core/audit.py).
+        await ctx.audit.record(
+            AuditEventType.LOGIN_FAILED,
+            ctx.origin,
+            client_id=client.client.client_id,
+            subject=user.user_id if user else None,
+            grant_type=grant,
+            reason="wrong_password" if user else "unknown_user",
+        )
+        raise InvalidGrantError("invalid username or password")
+    return user
