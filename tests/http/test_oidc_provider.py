@@ -6,6 +6,7 @@ resource server would.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -17,6 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from mintage.core.pkce import s256
+from mintage.storage.memory import MemoryStorage
 from oauth_testkit import MakeServer, Registered, Server, bearer
 
 CB = "https://rp.example/cb"
@@ -261,3 +263,30 @@ async def test_jwks_and_discovery(server: Server) -> None:
     assert {k["alg"] for k in keys} == {"RS256", "ES256"}
     for key in keys:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
+
+
+async def test_scheduled_rotation_adds_a_key_when_the_newest_is_too_old(
+    make_server: MakeServer,
+) -> None:
+    """``key_rotation_days``: the check runs at start-up, then hourly."""
+    first = await make_server()
+    old = (await first.storage.list_signing_keys())[0]
+    store = MemoryStorage()
+    # one RS256 key two days old: due for a one-day rotation
+    store.signing_keys[old.kid] = dataclasses.replace(
+        old, alg="RS256", created_at=first.clock() - 2 * 86_400
+    )
+    server = await make_server(storage=store, key_rotation_days=1)
+    for _ in range(100):
+        if len([k for k in store.signing_keys.values() if k.alg == "RS256"]) == 2:
+            break
+        await asyncio.sleep(0.01)
+    rs = sorted(
+        (k for k in store.signing_keys.values() if k.alg == "RS256"), key=lambda k: k.created_at
+    )
+    assert len(rs) == 2 and rs[1].not_before == server.clock() + 600
+    # the old key stops signing when the new one starts, and stays published an hour
+    assert rs[0].retired_at == rs[1].not_before
+    assert rs[0].publish_until == rs[1].not_before + 3600
+    events = await store.list_audit_events(events=["key.rotated"])
+    assert [e.detail["kid"] for e in events] == [rs[1].kid]

@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
-from ..core.audit import AuditEventType, Auditor
+from ..core.audit import AuditEventType
 from ..core.jose import SIGNING_ALGS
-from ..core.keyring import KeyRing, KeyRingError
+from ..core.keyring import KeyRingError
 from ..core.models import SigningKey
 from ..core.sealing import Sealer, SealError, derive_key
-from ..core.server import SIGNING_KEY_SEALING
+from ..core.server import SIGNING_KEY_SEALING, AuthorizationServer
 from ..core.storage import Storage
 from ..web.app import build_server
 from .context import (
@@ -62,20 +62,8 @@ def key_record(key: SigningKey, now: int) -> dict[str, Any]:
     }
 
 
-def _keyring(ctx: click.Context, store: Storage) -> tuple[KeyRing, int]:
-    server = build_server(load_settings(ctx), store)
-    return server.keys, server.config.longest_token_lifetime
-
-
-async def _publish_for(store: Storage, longest: int) -> int:
-    """The longest lifetime a token signed by a key may have: the server's, or a
-    client's own longer access-token lifetime."""
-    clients = await store.list_clients()
-    return max([longest, *(c.access_token_lifetime or 0 for c in clients)])
-
-
-def _audit(store: Storage, ring: KeyRing) -> Auditor:
-    return Auditor(store, ring.now)
+def _server(ctx: click.Context, store: Storage) -> AuthorizationServer:
+    return build_server(load_settings(ctx), store)
 
 
 @click.group("keys")
@@ -92,7 +80,7 @@ def list_keys(ctx: click.Context, as_json: bool) -> None:
     settings = load_settings(ctx)
 
     async def action(store: Storage) -> tuple[list[SigningKey], int]:
-        ring, _ = _keyring(ctx, store)
+        ring = _server(ctx, store).keys
         return await ring.keys(), ring.now()
 
     keys, now = with_store(settings, action)
@@ -120,11 +108,11 @@ def rotate(ctx: click.Context, alg: tuple[str, ...], as_json: bool) -> None:
     settings = load_settings(ctx)
 
     async def action(store: Storage) -> tuple[list[SigningKey], int]:
-        ring, longest = _keyring(ctx, store)
-        publish_for = await _publish_for(store, longest)
+        server = _server(ctx, store)
+        ring, publish_for = server.keys, await server.key_publish_window()
         made = [await ring.rotate(a, publish_for=publish_for) for a in (alg or ring.algs)]
         for key in made:
-            await _audit(store, ring).record(
+            await server.audit.record(
                 AuditEventType.KEY_ROTATED,
                 cli_origin(),
                 kid=key.kid,
@@ -158,13 +146,13 @@ def retire(ctx: click.Context, kid: str, unpublish: bool, as_json: bool) -> None
     settings = load_settings(ctx)
 
     async def action(store: Storage) -> tuple[SigningKey, int]:
-        ring, longest = _keyring(ctx, store)
-        publish_for = await _publish_for(store, longest)
+        server = _server(ctx, store)
+        ring, publish_for = server.keys, await server.key_publish_window()
         try:
             key = await ring.retire(kid, publish_for=publish_for, unpublish=unpublish)
         except KeyRingError as exc:
             raise BadInputError(str(exc)) from None
-        await _audit(store, ring).record(
+        await server.audit.record(
             AuditEventType.KEY_RETIRED,
             cli_origin(),
             kid=key.kid,
@@ -218,17 +206,15 @@ def reseal(
     previous = Sealer(derive_key(old, SIGNING_KEY_SEALING))
 
     async def action(store: Storage) -> int:
-        ring, _ = _keyring(ctx, store)
+        server = _server(ctx, store)
         try:
-            changed = await ring.reseal(previous)
+            changed = await server.keys.reseal(previous)
         except SealError:
             raise BadInputError(
                 "a signing key opens with neither the configured nor the previous "
                 "key-encryption key"
             ) from None
-        await _audit(store, ring).record(
-            AuditEventType.KEYS_RESEALED, cli_origin(), resealed=changed
-        )
+        await server.audit.record(AuditEventType.KEYS_RESEALED, cli_origin(), resealed=changed)
         return changed
 
     changed = with_store(settings, action)

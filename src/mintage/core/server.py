@@ -217,6 +217,14 @@ class AuthorizationServer:
             )
         )
 
+    async def key_publish_window(self) -> int:
+        """How long a replaced signing key must stay published: the longest lifetime of
+        a token it may have signed (the server's, or a client's own longer one)."""
+        clients = await self.storage.list_clients()
+        return max(
+            [self.config.longest_token_lifetime, *(c.access_token_lifetime or 0 for c in clients)]
+        )
+
     async def handle(self, endpoint: Handler, request: OAuthRequest) -> OAuthResponse:
         """Run an OAuth endpoint, mapping every failure to an RFC 6749 §5.2 error."""
         try:

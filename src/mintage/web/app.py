@@ -92,14 +92,8 @@ class MintageApp:
             try:
                 for alg in keys.algs:
                     if await keys.due_for_rotation(alg, period):
-                        clients = await self.storage.list_clients()
-                        longest = max(
-                            [
-                                self.server.config.longest_token_lifetime,
-                                *(c.access_token_lifetime or 0 for c in clients),
-                            ]
-                        )
-                        key = await keys.rotate(alg, publish_for=longest)
+                        publish_for = await self.server.key_publish_window()
+                        key = await keys.rotate(alg, publish_for=publish_for)
                         log.info("rotated signing key", extra={"kid": key.kid, "alg": alg})
                         await self.server.audit.record(
                             AuditEventType.KEY_ROTATED,
