@@ -27,11 +27,11 @@ class GrantContext:
     clock: Clock
     codes: AuthorizationCodeStore
     audit: Auditor
+    #: the sign-in service (lock-out, sign-in rate limits) for the password grant
+    login: LoginService
     #: the refresh grace window, when on (``refresh_grace_seconds``)
     refresh_grace: RefreshGrace | None = None
     origin: Origin | None = None
-    #: the sign-in service (lock-out, sign-in rate limits) for the password grant
-    login: LoginService | None = None
 
     def from_origin(self, origin: Origin) -> GrantContext:
         """This context for one request."""
@@ -42,9 +42,9 @@ class GrantContext:
             self.clock,
             self.codes,
             self.audit,
+            self.login,
             self.refresh_grace,
             origin,
-            self.login,
         )
 
 

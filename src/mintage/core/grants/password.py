@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..audit import AuditEventType
 from ..client_auth import AuthenticatedClient
 from ..errors import InvalidGrantError, TooManyRequestsError
 from ..login import LoginFailed, LoginLocked, LoginService, LoginThrottled
 from ..models import User
 from ..params import require
-from ..passwords import verify_password
 from ..scope import granted_scope
 from . import GrantContext
 
@@ -29,10 +27,7 @@ class PasswordGrant:
         username = require(params, "username")
         password = require(params, "password")
         scopes = granted_scope(params.get("scope"), client.client.scopes)
-        if ctx.login is not None:
-            user = await _sign_in(ctx.login, username, password, client, ctx)
-        else:
-            user = await _check_password(username, password, client, ctx, self.grant_type)
+        user = await _sign_in(ctx.login, username, password, client, ctx)
         # A refresh token only helps a client that may redeem it (RFC 6749 §4.3.3).
         refresh = "refresh_token" in client.client.grant_types
         return await ctx.issuer.issue(
@@ -74,25 +69,3 @@ async def _sign_in(
         raise InvalidGrantError("invalid username or password") from None
     except LoginFailed:
         raise InvalidGrantError("invalid username or password") from None
-
-
-async def _check_password(
-    username: str, password: str, client: AuthenticatedClient, ctx: GrantContext, grant: str
-) -> User:
-    """Without a sign-in service (a context built by hand): the password alone."""
-    user = await ctx.users.get_user_by_username(username)
-    # Verify even for unknown users: equal timing hides which usernames exist.
-    ok = await verify_password(user.password_hash if user else None, password)
-    if user is None or not ok:
-        # The subject only when the account exists: an unknown username may be a
-        # mistyped password, which must not be stored (see core/audit.py).
-        await ctx.audit.record(
-            AuditEventType.LOGIN_FAILED,
-            ctx.origin,
-            client_id=client.client.client_id,
-            subject=user.user_id if user else None,
-            grant_type=grant,
-            reason="wrong_password" if user else "unknown_user",
-        )
-        raise InvalidGrantError("invalid username or password")
-    return user
