@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from starlette.applications import Starlette
@@ -201,18 +201,6 @@ def server_config(settings: Settings) -> ServerConfig:
     )
 
 
-#: public documents any web page may read (discovery, keys)
-_PUBLIC_DOCUMENTS = frozenset(
-    {
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-        "/.well-known/jwks.json",
-    }
-)
-#: what a browser-based client calls from JavaScript, for the origins in cors_origins
-_BROWSER_ENDPOINTS = frozenset({"/oauth/token", "/oauth/revoke", "/userinfo"})
-
-
 def build_server(
     settings: Settings,
     storage: Storage,
@@ -278,26 +266,38 @@ def create_app(
     web = MintageApp(settings, storage, server, limiter)
     limit = settings.max_body_bytes
 
-    def engine(path: str, run: Run, *methods: str) -> Route:
+    #: the routes that answer cross-origin requests, and for which origins (None: any)
+    cross_origin: dict[str, frozenset[str] | None] = {}
+    browser_origins = settings.cors_origin_set
+
+    def engine(
+        path: str, run: Run, *methods: str, cors: Literal["public", "browser"] | None = None
+    ) -> Route:
+        """``cors``: ``"public"`` for documents any web page may read, ``"browser"`` for
+        what a browser-based client calls from JavaScript (the ``cors_origins``)."""
         if "GET" in methods:
             methods = (*methods, "HEAD")  # as Starlette's Route does
         endpoint = EngineEndpoint(
             run, limit, path, methods, metrics=metrics, access_log=settings.access_log
         )
+        if cors == "public":
+            cross_origin[path] = None
+        elif cors == "browser" and browser_origins:
+            cross_origin[path] = None if "*" in browser_origins else browser_origins
         return Route(path, endpoint, methods=list(methods))
 
     def handler(h: Handler) -> Run:
         return functools.partial(server.handle, h)
 
     routes = [
-        engine("/oauth/token", handler(server.token), "POST"),
-        engine("/oauth/revoke", handler(server.revocation), "POST"),
+        engine("/oauth/token", handler(server.token), "POST", cors="browser"),
+        engine("/oauth/revoke", handler(server.revocation), "POST", cors="browser"),
         engine("/oauth/introspect", handler(server.introspection), "POST"),
         engine("/resource", server.handle_resource, "GET", "POST"),
-        engine("/.well-known/oauth-authorization-server", server.metadata, "GET"),
-        engine("/.well-known/openid-configuration", server.metadata, "GET"),
-        engine("/.well-known/jwks.json", handler(server.jwks), "GET"),
-        engine("/userinfo", server.handle_userinfo, "GET", "POST"),
+        engine("/.well-known/oauth-authorization-server", server.metadata, "GET", cors="public"),
+        engine("/.well-known/openid-configuration", server.metadata, "GET", cors="public"),
+        engine("/.well-known/jwks.json", handler(server.jwks), "GET", cors="public"),
+        engine("/userinfo", server.handle_userinfo, "GET", "POST", cors="browser"),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
         *page_routes(server, pepper, limit),
@@ -314,13 +314,9 @@ def create_app(
     for route in routes:
         if isinstance(route.endpoint, EngineEndpoint):
             endpoint: EngineEndpoint | CorsEndpoint = route.endpoint
-            if route.path in _PUBLIC_DOCUMENTS:
-                endpoint = CorsEndpoint(endpoint, route.path, endpoint.methods, None)
-            elif route.path in _BROWSER_ENDPOINTS and settings.cors_origin_set:
-                origins = settings.cors_origin_set
-                endpoint = CorsEndpoint(
-                    endpoint, route.path, endpoint.methods, None if "*" in origins else origins
-                )
+            if route.path in cross_origin:
+                origins = cross_origin[route.path]
+                endpoint = CorsEndpoint(endpoint, route.path, endpoint.methods, origins)
             hot.add(route.path, endpoint.methods, endpoint)
     if settings.otel_enabled:
         from .tracing import tracing_middleware
