@@ -89,7 +89,6 @@ class JWTSigner:
         issued_at: int,
         sign_in: SignIn,
         access_token: str | None,
-        extra: dict[str, Any] | None = None,
     ) -> str:
         """Core §2 and §3.1.3.6: ``iss``, ``sub``, ``aud``, ``exp``, ``iat``,
         ``auth_time``, ``nonce`` (echoed when the request had one), ``azp``, ``amr``, and
@@ -108,8 +107,6 @@ class JWTSigner:
             claims["nonce"] = sign_in.nonce
         if access_token is not None:
             claims["at_hash"] = left_hash(access_token, self._id_alg)
-        if extra:
-            claims.update(extra)
         kid, key = await self._keys.signer(self._id_alg)
         return sign(claims, key, alg=self._id_alg, kid=kid, typ="JWT")
 
