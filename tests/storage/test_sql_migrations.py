@@ -24,13 +24,14 @@ from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.schema import metadata
 from mintage.storage.sql.sqlite import SQLiteStorage
 
-HEAD = "0003"
+HEAD = "0004"
 TABLES = {
     "alembic_version",
     "audit_events",
     "authorization_codes",
     "clients",
     "consents",
+    "login_failures",
     "sessions",
     "signing_keys",
     "tokens",

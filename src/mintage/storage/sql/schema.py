@@ -54,6 +54,9 @@ clients = Table(
     Column("access_token_format", Text, nullable=True),
     #: OpenID Connect RP-Initiated Logout 1.0 §3, space-separated
     Column("post_logout_redirect_uris", Text, nullable=False, server_default=""),
+    #: RFC 8707 resource identifiers the client serves as a protected resource (it may
+    #: introspect tokens meant for them, RFC 7662 §4), space-separated
+    Column("resources", Text, nullable=False, server_default=""),
 )
 
 tokens = Table(
@@ -93,6 +96,18 @@ users = Table(
     Column("failed_logins", BigInteger, nullable=False, server_default=text("0")),
     Column("locked_until", BigInteger, nullable=True),
     Index("ux_users_username", "username", unique=True),
+)
+
+#: Consecutive failed sign-ins and their lock-out (RFC 6749 §10.10), per key: a username
+#: with the address of the attempts, or a username alone; known and unknown names alike.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", KeyText, primary_key=True),
+    Column("failures", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_login_failures_expires_at", "expires_at"),
 )
 
 #: RFC 6749 §4.1.2: single use (``consumed_at``), bound to client, redirect URI and the
