@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.consent import remembered_consent_applies
 from ..core.endpoints.authorize import (
     AuthorizationRequest,
     NonRedirectableError,
@@ -86,8 +87,10 @@ async def _proceed(b: Browser, request: Request, params: dict[str, str]) -> Resp
         b.cookies.clear(response, b.cookies.session_name)
         return response
     consent = b.services.consent
-    if "consent" in pending.prompt or await consent.needs_consent(
-        user.user_id, pending.client.client_id, pending.scopes
+    if (
+        "consent" in pending.prompt
+        or not remembered_consent_applies(pending.client, pending.redirect_uri)
+        or await consent.needs_consent(user.user_id, pending.client.client_id, pending.scopes)
     ):
         if silent:
             return b.see_other(authorize.refuse(pending, ConsentRequiredError("consent needed")))
