@@ -165,7 +165,9 @@ def run_relying_party(rp_home: Path, deployment: Deployment, *extra: str) -> dic
     return summary
 
 
-def check_summary(summary: dict[str, Any], deployment: Deployment, *, jwt: bool) -> None:
+def check_summary(
+    summary: dict[str, Any], deployment: Deployment, *, jwt: bool, public: bool = False
+) -> None:
     assert summary["openidClientVersion"].startswith("6.")
     server = summary["server"]
     assert server["issuer"] == deployment.issuer
@@ -216,12 +218,19 @@ def check_summary(summary: dict[str, Any], deployment: Deployment, *, jwt: bool)
 
     # Core §3.1.2.1 with the browser still signed in: prompt=none shows no page and
     # keeps the sign-in; prompt=login asks for the password again and starts a new one;
-    # max_age is met by that sign-in, which openid-client checks against auth_time
+    # max_age is met by that sign-in, which openid-client checks against auth_time.
+    # A public client on a loopback redirect URI is asked for consent every time
+    # (RFC 8252 §8.6): prompt=none answers consent_required, and each sign-in shows
+    # the consent page.
     first = claims["auth_time"]
-    assert summary["silent"] == {"pages": [], "sub": deployment.user_id, "auth_time": first}
+    consent = ["consent"] if public else []
+    if public:
+        assert summary["silent"]["error"] == "consent_required", summary["silent"]
+    else:
+        assert summary["silent"] == {"pages": [], "sub": deployment.user_id, "auth_time": first}
     again = summary["promptLogin"]
-    assert again["pages"] == ["login"] and again["auth_time"] > first
-    assert summary["maxAge"] == {**again, "pages": []}
+    assert again["pages"] == ["login", *consent] and again["auth_time"] > first
+    assert summary["maxAge"] == {**again, "pages": consent}
 
     # RP-Initiated Logout: the hint names the signed-in user, so no question is asked
     logout = summary["logout"]
@@ -245,4 +254,4 @@ def test_confidential_client_with_opaque_access_tokens(
 @pytest.mark.timeout(300)
 def test_public_client_with_jwt_access_tokens(rp_home: Path, deployment: Deployment) -> None:
     summary = run_relying_party(rp_home, deployment, "--public", "--access-token-format", "jwt")
-    check_summary(summary, deployment, jwt=True)
+    check_summary(summary, deployment, jwt=True, public=True)

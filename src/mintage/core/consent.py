@@ -5,16 +5,38 @@ owner or by establishing approval via other means"; a remembered consent is such
 means.  The user is asked again whenever a client asks for a scope beyond what was
 approved.  Withdrawing consent also revokes every token that client holds for the
 user, so it takes effect at once rather than when the tokens expire.
+
+A remembered consent stands in for asking only where the client's identity is
+assured (:func:`remembered_consent_applies`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from .audit import AuditEventType, Auditor, Origin
 from .clock import Clock
-from .models import Consent
+from .models import Client, Consent
 from .storage import ConsentStore, SubjectTokenStore
+
+
+def remembered_consent_applies(client: Client, redirect_uri: str) -> bool:
+    """May a remembered consent answer this request without asking the user?
+
+    RFC 8252 §8.6: "unless the identity of the client can be proven, the request SHOULD
+    be processed as if no previous request had been approved" (also RFC 6749 §10.2).  A
+    public native client proves nothing: any app on the device can send its
+    ``client_id`` and listen on a loopback port (``http://127.0.0.1:*``,
+    ``http://[::1]:*``, ``http://localhost:*``) or register its private-use scheme, and
+    with a remembered consent the code would reach that app without the user ever
+    seeing a page.  So such a request asks every time.  A confidential client proves
+    itself at the token endpoint, and an ``https`` redirect URI reaches only its
+    domain's owner (§8.6 accepts claimed ``https`` redirects as identity proof).
+    Registration admits plain ``http`` only on loopback hosts, so "not https" is
+    exactly "loopback or private-use scheme".
+    """
+    return not client.is_public or urlsplit(redirect_uri).scheme == "https"
 
 
 class ConsentService:

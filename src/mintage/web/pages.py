@@ -24,6 +24,7 @@ from ..core.errors import OAuthError, StorageUnavailableError
 from ..core.login import LoginService
 from ..core.models import Session, User
 from ..core.oidc.logout import EndSessionEndpoint
+from ..core.sealing import derive_key
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
 from ..core.storage import UserStore
@@ -32,6 +33,7 @@ from .cookies import CookiePolicy
 from .csrf import FIELD, CsrfSigner, new_browser_secret
 from .forms import BadForm, parse_fields
 from .rendering import Pages, secure
+from .sign_in_demand import SignInDemand
 
 log = logging.getLogger("mintage")
 
@@ -95,6 +97,8 @@ class Browser:
         self.pages = pages
         self.cookies = CookiePolicy.for_issuer(server.config.issuer)
         self.signer = CsrfSigner(csrf_key)
+        # a key of its own (RFC 5869), so a stamp can never pass for a CSRF token
+        self.demand = SignInDemand(derive_key(csrf_key, "mintage sign-in demand"))
         self.body_limit = body_limit
 
     # -- who is there ---------------------------------------------------------------

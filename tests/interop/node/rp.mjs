@@ -8,9 +8,10 @@
 // consent form, and reads where Mintage sends it back.  It knows no Mintage internals:
 // only HTML forms, cookies and redirects.
 //
-// Then, with the browser still signed in: prompt=none (no page), prompt=login (the sign-in
-// page again), max_age (openid-client checks auth_time), RP-Initiated Logout through the
-// discovered end_session_endpoint, and prompt=none once signed out (login_required).
+// Then, with the browser still signed in: prompt=none (no page; consent_required for a
+// public client, which is asked every time), prompt=login (the sign-in page again),
+// max_age (openid-client checks auth_time), RP-Initiated Logout through the discovered
+// end_session_endpoint, and prompt=none once signed out (login_required).
 //
 // Input (environment): ISSUER, CLIENT_ID, CLIENT_SECRET (empty for a public client),
 // REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, SCOPE, USERNAME, PASSWORD.  Output: one JSON
@@ -136,24 +137,38 @@ async function signIn ({ params = {}, checks = {} } = {}) {
   return { tokens, nonce, pages, location, claims: tokens.claims() }
 }
 
+/** What a failed sign-in failed with. */
+function described (err) {
+  const cause = err.cause instanceof Error ? err.cause : null
+  return {
+    message: err.message,
+    error: err.error ?? null, // an authorization error response (login_required...)
+    code: cause?.code ?? err.code ?? null,
+    detail: cause?.message ?? null,
+    claim: cause?.cause?.claim ?? null,
+  }
+}
+
 /** What a sign-in that must fail failed with. */
 async function failure (attempt) {
   try {
     await attempt()
   } catch (err) {
-    const cause = err.cause instanceof Error ? err.cause : null
-    return {
-      message: err.message,
-      error: err.error ?? null, // an authorization error response (login_required...)
-      code: cause?.code ?? err.code ?? null,
-      detail: cause?.message ?? null,
-      claim: cause?.cause?.claim ?? null,
-    }
+    return described(err)
   }
   return null
 }
 
 const brief = ({ pages, claims }) => ({ pages, sub: claims.sub, auth_time: claims.auth_time })
+
+/** The brief of a sign-in, or what it failed with. */
+async function outcome (attempt) {
+  try {
+    return brief(await attempt())
+  } catch (err) {
+    return described(err)
+  }
+}
 
 const first = await signIn()
 const claims = first.tokens.claims()
@@ -166,8 +181,10 @@ const userinfoAfterRefresh = await client.fetchUserInfo(config, refreshed.access
 // its request, validated against another expected nonce, is refused.
 const wrongNonce = await failure(() => signIn({ checks: { expectedNonce: client.randomNonce() } }))
 
-// OpenID Connect Core §3.1.2.1 with the session still open
-const silent = await signIn({ params: { prompt: 'none' } })
+// OpenID Connect Core §3.1.2.1 with the session still open; a public client on a
+// loopback redirect URI is asked for consent every time (RFC 8252 §8.6), so for it
+// prompt=none answers consent_required
+const silent = await outcome(() => signIn({ params: { prompt: 'none' } }))
 await new Promise((resolve) => setTimeout(resolve, 1100)) // a later auth_time, to the second
 const again = await signIn({ params: { prompt: 'login' } })
 const maxAge = await signIn({ params: { max_age: '3600' }, checks: { maxAge: 3600 } })
@@ -212,7 +229,7 @@ process.stdout.write(JSON.stringify({
   },
   userinfoAfterRefresh,
   wrongNonce,
-  silent: brief(silent),
+  silent,
   promptLogin: brief(again),
   maxAge: brief(maxAge),
   logout: {

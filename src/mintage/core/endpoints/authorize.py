@@ -93,22 +93,29 @@ class AuthorizationRequest:
     #: Core §3.1.2.1 ``login_hint``: pre-fills the sign-in form
     login_hint: str | None = None
 
-    def sign_in_too_old(self, auth_time: int, now: int) -> bool:
-        """Must the user sign in again? (``prompt=login`` or ``max_age``)"""
-        if "login" in self.prompt:
-            return True
-        return self.max_age is not None and now - auth_time > self.max_age
+    @property
+    def login_demanded(self) -> bool:
+        """Does the request ask for a new sign-in even with a session?
 
-    def without_prompt_login(self) -> dict[str, str]:
-        """The parameters to continue with once the user has signed in again for
-        ``prompt=login`` (else the request would ask for it forever)."""
-        params = dict(self.params)
-        rest = [p for p in self.params.get("prompt", "").split() if p != "login"]
-        if rest:
-            params["prompt"] = " ".join(rest)
-        else:
-            params.pop("prompt", None)
-        return params
+        ``prompt=login``, or ``max_age=0``: Core §3.1.2.1 says "max_age=0 is equivalent
+        to prompt=login".
+        """
+        return "login" in self.prompt or self.max_age == 0
+
+    def sign_in_too_old(self, auth_time: int, now: int, asked_at: int | None = None) -> bool:
+        """Must the user sign in again before this request is answered?
+
+        A request that demands a new sign-in (:attr:`login_demanded`) is met only by a
+        sign-in at or after ``asked_at``, the moment it asked for one (``None``: it has
+        not asked yet).  ``max_age`` (Core §3.1.2.1) bounds the age of the sign-in at
+        every step, the consent form's answer included; ``max_age=0`` is met by the
+        demanded sign-in, as no step could follow a sign-in within zero seconds.
+        """
+        if self.login_demanded and (asked_at is None or auth_time < asked_at):
+            return True
+        if not self.max_age:  # none asked, or 0: met by the demanded sign-in
+            return False
+        return now - auth_time > self.max_age
 
     @property
     def redirect_uri_given(self) -> bool:
