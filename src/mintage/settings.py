@@ -25,6 +25,13 @@ from pydantic_settings import (
 from .core.ratelimit import LIMIT_NAMES
 
 DEFAULT_PORT = 3000  # the origin server's port
+#: settings renamed, by old name: still read under it, with a warning
+_RENAMED = {"failed_auth_rate_limit_per_client": "failed_auth_rate_limit_per_ip_client"}
+_RENAMED_WHY = {
+    "failed_auth_rate_limit_per_client": "failed authentications are counted per address "
+    "and client id, so no one can lock a client out without its secret; "
+    "docs/operations.md",
+}
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
@@ -197,26 +204,30 @@ class Settings(BaseSettings):
     )
     token_rate_limit_per_ip: str = _limit("100/second", "`POST /oauth/token` per address")
     token_rate_limit_per_client: str = _limit(
-        "50/second", "`POST /oauth/token` per client id (as claimed, before authentication)"
+        "50/second",
+        "`POST /oauth/token` per client id, counted once the client has authenticated "
+        "(a public client: per address and client id)",
     )
     introspection_rate_limit_per_ip: str = _limit(
         "200/second", "`POST /oauth/introspect` per address"
     )
     introspection_rate_limit_per_client: str = _limit(
-        "200/second", "`POST /oauth/introspect` per client id"
+        "200/second", "`POST /oauth/introspect` per authenticated client id"
     )
     revocation_rate_limit_per_ip: str = _limit("20/second", "`POST /oauth/revoke` per address")
     revocation_rate_limit_per_client: str = _limit(
-        "20/second", "`POST /oauth/revoke` per client id"
+        "20/second", "`POST /oauth/revoke` per authenticated client id"
     )
     login_rate_limit_per_ip: str = _limit("30/minute", "sign-in attempts per address")
     login_rate_limit_per_username: str = _limit(
         "10/minute", "sign-in attempts per username (on top of the lock-out)"
     )
-    failed_auth_rate_limit_per_client: str = _limit(
+    failed_auth_rate_limit_per_ip_client: str = _limit(
         "30/minute",
-        "failed client authentications per client id; past it the client id is refused "
-        "until the window ends, even with the right secret",
+        "failed client authentications per address and client id; past it that client id "
+        "is refused from that address until the window ends, even with the right secret "
+        "(other addresses are unaffected). Replaces `failed_auth_rate_limit_per_client`, "
+        "still read under that name, with a warning",
     )
     failed_auth_rate_limit_per_ip: str = _limit(
         "30/5 minutes",
@@ -283,6 +294,28 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """A setting under its old name (init, TOML or ``MINTAGE_<OLD>``) is read as the
+        new one, with a warning; the new name wins when both are set.  The environment
+        source reads only the current names, so the old variable is looked up here."""
+        if not isinstance(data, dict):
+            return data
+        for old, new in _RENAMED.items():
+            value = data.pop(old, None)
+            if value is None:
+                value = os.environ.get(f"MINTAGE_{old.upper()}")
+            if value is not None:
+                warnings.warn(
+                    f"{old} (MINTAGE_{old.upper()}) is deprecated: it is now {new} "
+                    f"({_RENAMED_WHY[old]})",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                data.setdefault(new, value)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,12 +21,13 @@ from limits.errors import StorageError
 from prometheus_client import REGISTRY
 
 from mintage import ratelimits
+from mintage.core.client_throttle import ClientThrottle
 from mintage.core.clock import FrozenClock
+from mintage.core.errors import TooManyRequestsError
 from mintage.core.ratelimit import (
     LIMIT_NAMES,
     TOKEN,
     Bucket,
-    Throttle,
     address_key,
     per_ip,
     value_key,
@@ -124,16 +126,48 @@ async def test_per_client_limit_answers_429_then_lifts(
     assert (await post(server.http, endpoint, reg)).status_code == 200
 
 
-async def test_the_client_is_the_one_claimed_in_the_body_too(make_server: MakeServer) -> None:
+async def test_post_and_basic_count_as_the_same_client(make_server: MakeServer) -> None:
     server = await limited(make_server, token_rate_limit_per_client="2/minute")
     reg = await server.client()
     data = {"grant_type": "client_credentials"}
     assert (await server.token(data, reg.basic)).status_code == 200
     assert (await server.token({**data, **reg.post})).status_code == 200
-    # counted before authentication: a wrong secret spends the claimed client's budget
-    wrong = {**data, "client_id": reg.client_id, "client_secret": "nope"}
-    assert_429(await server.token(wrong), "too many requests for this client")
     assert_429(await server.token(data, reg.basic), "too many requests for this client")
+
+
+async def test_naming_a_client_spends_none_of_its_budget(make_server: MakeServer) -> None:
+    """Client ids are public: only requests that authenticate count against the client."""
+    server = await limited(make_server, token_rate_limit_per_client="3/minute")
+    reg = await server.client()
+    data = {"grant_type": "client_credentials"}
+    async with from_ip(server, OTHER_IP) as attacker:
+        for _ in range(10):
+            wrong = await attacker.post(
+                "/oauth/token", data=data, headers=basic(reg.client_id, "x")
+            )
+            assert wrong.status_code == 401
+            # a confidential client named without a secret
+            bare = await attacker.post("/oauth/token", data={**data, "client_id": reg.client_id})
+            assert bare.status_code == 401
+    for _ in range(3):
+        assert (await server.token(data, reg.basic)).status_code == 200
+    assert_429(await server.token(data, reg.basic), "too many requests for this client")
+
+
+async def test_a_public_client_is_counted_per_address(make_server: MakeServer) -> None:
+    """Anyone can name a public client (``none``), so it is counted per address and id."""
+    server = await limited(make_server, token_rate_limit_per_client="2/minute")
+    public = await server.client(grant_types=("refresh_token",), public=True)
+    data = {"grant_type": "refresh_token", "refresh_token": "mint_rt_unknown", **public.post}
+    before = rejections("token", "per_client")
+    for _ in range(2):
+        assert (await server.token(data)).json()["error"] == "invalid_grant"
+    retry_after = assert_429(await server.token(data), "too many requests for this client")
+    assert rejections("token", "per_client") == before + 1
+    async with from_ip(server, OTHER_IP) as other:  # another user of the same client
+        assert (await other.post("/oauth/token", data=data)).json()["error"] == "invalid_grant"
+    server.clock.advance(retry_after)
+    assert (await server.token(data)).json()["error"] == "invalid_grant"
 
 
 async def test_json_bodies_are_counted_alike(make_server: MakeServer) -> None:
@@ -149,35 +183,75 @@ async def test_json_bodies_are_counted_alike(make_server: MakeServer) -> None:
 # failed client authentication
 
 
-async def test_failed_auth_blocks_even_the_right_secret_then_lifts(
+async def test_failed_auth_blocks_the_address_and_client_even_with_the_right_secret(
     make_server: MakeServer,
 ) -> None:
-    server = await limited(make_server, failed_auth_rate_limit_per_client="3/minute")
+    server = await limited(make_server, failed_auth_rate_limit_per_ip_client="3/minute")
     reg, bystander = await server.client(), await server.client(name="bystander")
     data = {"grant_type": "client_credentials"}
     before = rejections("token", "failed_auth")
-    for _ in range(3):
-        response = await server.token(data, basic(reg.client_id, "wrong secret"))
-        assert response.status_code == 401
-        assert response.json()["error"] == "invalid_client"
-    refused = await server.token(data, reg.basic)  # the right secret
-    retry_after = assert_429(refused, "too many failed client authentications")
-    assert rejections("token", "failed_auth") == before + 1
-    # from any address, at any endpoint that authenticates clients
-    async with from_ip(server, OTHER_IP) as other:
-        assert (await post(other, "introspection", reg)).status_code == 429
-    assert (await server.token(data, bystander.basic)).status_code == 200
-    server.clock.advance(retry_after)
-    assert (await server.token(data, reg.basic)).status_code == 200
+    async with from_ip(server, OTHER_IP) as guesser:
+        for _ in range(3):
+            response = await guesser.post(
+                "/oauth/token", data=data, headers=basic(reg.client_id, "wrong secret")
+            )
+            assert response.status_code == 401
+            assert response.json()["error"] == "invalid_client"
+        # the right secret from the guessing address is refused: no guess is confirmed
+        retry_after = assert_429(
+            await post(guesser, "token", reg), "too many failed client authentications"
+        )
+        assert rejections("token", "failed_auth") == before + 1
+        assert (await post(guesser, "introspection", reg)).status_code == 429  # any endpoint
+        # the pair is counted: another client from that address is served,
+        assert (await post(guesser, "token", bystander)).status_code == 200
+        # and so is this client, from its own address
+        assert (await post(server.http, "token", reg)).status_code == 200
+        server.clock.advance(retry_after)
+        assert (await post(guesser, "token", reg)).status_code == 200
+
+
+async def test_an_attacker_hammering_a_client_id_cannot_lock_it_out(
+    make_server: MakeServer,
+) -> None:
+    """Every client limit on and small; floods naming the client (wrong secret, or none)
+    from several addresses leave the right secret working from the client's own
+    address, at each endpoint."""
+    small = "3/minute"
+    server = await limited(
+        make_server,
+        **{f"{endpoint}_rate_limit_per_client": small for endpoint in ENDPOINTS},
+        **{f"{endpoint}_rate_limit_per_ip": "20/minute" for endpoint in ENDPOINTS},
+        failed_auth_rate_limit_per_ip=small,
+        failed_auth_rate_limit_per_ip_client=small,
+    )
+    reg = await server.client()
+    forged = {"grant_type": "client_credentials", "token": "mint_at_unknown"}
+    guess = basic(reg.client_id, "wrong secret")
+    statuses: list[int] = []
+    for n in range(3):
+        async with from_ip(server, f"198.51.100.{n}") as attacker:
+            for path, _ in ENDPOINTS.values():
+                for _ in range(4):
+                    wrong = await attacker.post(path, data=forged, headers=guess)
+                    bare = await attacker.post(path, data={**forged, "client_id": reg.client_id})
+                    statuses += [wrong.status_code, bare.status_code]
+    # the flood did run into the limits (401, then 429), and never got through
+    assert set(statuses) == {401, 429}
+    for endpoint in ENDPOINTS:
+        for _ in range(3):
+            assert (await post(server.http, endpoint, reg)).status_code == 200
 
 
 async def test_failed_auth_counts_across_endpoints(make_server: MakeServer) -> None:
-    server = await limited(make_server, failed_auth_rate_limit_per_client="2/minute")
+    server = await limited(make_server, failed_auth_rate_limit_per_ip_client="2/minute")
     reg = await server.client()
     bad = Registered(reg.client, "wrong secret")
     assert (await post(server.http, "introspection", bad)).status_code == 401
     assert (await post(server.http, "revocation", bad)).status_code == 401
     assert (await post(server.http, "token", reg)).status_code == 429
+    async with from_ip(server, OTHER_IP) as other:
+        assert (await post(other, "token", reg)).status_code == 200
 
 
 async def test_failed_auth_per_ip_blocks_the_address(make_server: MakeServer) -> None:
@@ -194,7 +268,7 @@ async def test_failed_auth_per_ip_blocks_the_address(make_server: MakeServer) ->
 async def test_successes_do_not_count_as_failures(make_server: MakeServer) -> None:
     server = await limited(
         make_server,
-        failed_auth_rate_limit_per_client="2/minute",
+        failed_auth_rate_limit_per_ip_client="2/minute",
         failed_auth_rate_limit_per_ip="2/minute",
     )
     reg = await server.client()
@@ -282,6 +356,29 @@ def test_every_limit_is_a_setting_and_validated() -> None:
     Settings(database_url="memory://", token_rate_limit_per_ip="")  # empty: no limit
 
 
+def test_the_old_failed_auth_setting_is_read_under_the_new_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``failed_auth_rate_limit_per_client`` (before failed authentications were counted
+    per address and client id) still configures the limit, with a warning."""
+    new = "failed_auth_rate_limit_per_ip_client"
+    monkeypatch.delenv(f"MINTAGE_{new.upper()}", raising=False)
+    monkeypatch.setenv("MINTAGE_FAILED_AUTH_RATE_LIMIT_PER_CLIENT", "7/minute")
+    with pytest.warns(UserWarning, match=f"is deprecated: it is now {new}"):
+        settings = Settings(database_url="memory://")
+    assert settings.rate_limits()[new] == "7/minute"
+    with pytest.warns(UserWarning, match="deprecated"):  # the new name wins
+        assert getattr(Settings(database_url="memory://", **{new: "9/minute"}), new) == "9/minute"
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=new):
+        Settings(database_url="memory://", failed_auth_rate_limit_per_client="lots")
+    monkeypatch.delenv("MINTAGE_FAILED_AUTH_RATE_LIMIT_PER_CLIENT")
+    config = tmp_path / "mintage.toml"  # in a TOML file, under the lower-case name
+    config.write_text('failed_auth_rate_limit_per_client = "8/minute"\n')
+    monkeypatch.setenv("MINTAGE_CONFIG", str(config))
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert getattr(Settings(database_url="memory://"), new) == "8/minute"
+
+
 # keys and the in-process store
 
 
@@ -300,15 +397,24 @@ def test_long_client_ids_are_counted_by_digest() -> None:
 
 
 async def test_an_unknown_address_is_not_counted() -> None:
+    """A Unix socket without forwarded headers: no address-keyed count (one key for all
+    such requests would let one sender spend everyone's budget); an authenticated
+    confidential client is still counted."""
     clock = FrozenClock()
-    limits = dict.fromkeys(LIMIT_NAMES, "")
-    limits["token_rate_limit_per_ip"] = "1/minute"
+    limits = dict.fromkeys(LIMIT_NAMES, "1/minute")
     limiter = build_rate_limiter(limits, clock)
-    throttle = Throttle(limiter, TOKEN)
+    throttle = ClientThrottle(limiter, TOKEN)
     for _ in range(3):
-        await throttle.admit(None, None)  # a Unix socket without forwarded headers
-    await throttle.admit("192.0.2.1", None)
-    assert await limiter.hit(per_ip(TOKEN), "192.0.2.1") is not None
+        await throttle.admit(None)
+        await throttle.auth_failed(None, "victim")
+        await throttle.check_auth(None, "victim")
+        await throttle.authenticated(None, "spa", public=True)
+    await throttle.authenticated(None, "service", public=False)
+    with pytest.raises(TooManyRequestsError):
+        await throttle.authenticated(None, "service", public=False)
+    await throttle.admit("192.0.2.1")
+    with pytest.raises(TooManyRequestsError):
+        await throttle.admit("192.0.2.1")
 
 
 async def test_memory_store_forgets_ended_windows() -> None:

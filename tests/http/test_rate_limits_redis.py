@@ -19,12 +19,14 @@ import httpx
 import pytest
 import redis.asyncio
 from prometheus_client import REGISTRY
+from test_rate_limits import from_ip
 
 from mintage.core.ratelimit import LIMIT_NAMES
 from oauth_testkit import MakeServer, Registered, Server, basic
 
 REDIS_URL = os.environ.get("MINTAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_REDIS = os.environ.get("MINTAGE_REQUIRE_REDIS") == "1"
+GUESSER = "198.51.100.9"
 
 
 @pytest.fixture
@@ -57,9 +59,14 @@ async def instance(make_server: MakeServer, redis_url: str, prefix: str, **limit
     )
 
 
-async def cc(server: Server, reg: Registered, secret: str | None = None) -> httpx.Response:
+async def cc(
+    http: Server | httpx.AsyncClient, reg: Registered, secret: str | None = None
+) -> httpx.Response:
+    """``client_credentials`` for ``reg`` (with a wrong ``secret`` if given)."""
     headers = basic(reg.client_id, secret) if secret else reg.basic
-    return await server.token({"grant_type": "client_credentials"}, headers)
+    client = http.http if isinstance(http, Server) else http
+    data = {"grant_type": "client_credentials"}
+    return await client.post("/oauth/token", data=data, headers=headers)
 
 
 async def test_two_instances_share_the_per_client_count(
@@ -81,16 +88,46 @@ async def test_two_instances_share_the_per_client_count(
 async def test_two_instances_share_failed_authentications(
     make_server: MakeServer, redis_prefix: str
 ) -> None:
-    limit = {"failed_auth_rate_limit_per_client": "2/minute"}
+    limit = {"failed_auth_rate_limit_per_ip_client": "2/minute"}
     a = await instance(make_server, REDIS_URL, redis_prefix, **limit)
     b = await instance(make_server, REDIS_URL, redis_prefix, **limit)
     reg = await a.client()
     await b.storage.save_client(reg.client)
-    assert (await cc(a, reg, "wrong")).status_code == 401
-    assert (await cc(b, reg, "wrong")).status_code == 401
-    refused = await cc(a, reg)  # the right secret, on the instance that saw one failure
+    async with from_ip(a, GUESSER) as guesser_a, from_ip(b, GUESSER) as guesser_b:
+        assert (await cc(guesser_a, reg, "wrong")).status_code == 401
+        assert (await cc(guesser_b, reg, "wrong")).status_code == 401
+        # the right secret from that address, on the instance that saw one failure
+        refused = await cc(guesser_a, reg)
     assert refused.status_code == 429
     assert refused.json()["error_description"] == "too many failed client authentications"
+    # the client from its own address, on either instance: served
+    assert (await cc(a.http, reg)).status_code == 200
+    assert (await cc(b.http, reg)).status_code == 200
+
+
+async def test_a_shared_count_lets_no_one_lock_a_client_out(
+    make_server: MakeServer, redis_prefix: str
+) -> None:
+    """Guessers on both instances, every client limit small: the client keeps its own
+    budget, counted on both, and spends it only itself."""
+    limits = {
+        "token_rate_limit_per_client": "3/minute",
+        "failed_auth_rate_limit_per_ip": "2/minute",
+        "failed_auth_rate_limit_per_ip_client": "2/minute",
+    }
+    a = await instance(make_server, REDIS_URL, redis_prefix, **limits)
+    b = await instance(make_server, REDIS_URL, redis_prefix, **limits)
+    reg = await a.client()
+    await b.storage.save_client(reg.client)
+    statuses: list[int] = []
+    async with from_ip(a, GUESSER) as guesser_a, from_ip(b, GUESSER) as guesser_b:
+        for guesser in (guesser_a, guesser_b) * 5:
+            statuses.append((await cc(guesser, reg, "wrong")).status_code)
+    assert statuses == [401, 401] + [429] * 8
+    assert [(await cc(server.http, reg)).status_code for server in (a, b, a, b)] == [
+        *(200, 200, 200),
+        429,  # its own budget, spent by itself, shared by both instances
+    ]
 
 
 async def test_another_prefix_counts_apart(make_server: MakeServer, redis_prefix: str) -> None:

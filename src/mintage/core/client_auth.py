@@ -5,9 +5,11 @@ RFC 6749 §2.3.1 (``client_secret_basic``, ``client_secret_post``), §2.1 and §
 "The client MUST NOT use more than one authentication method in each request."
 
 Each endpoint has its own authenticator, holding that endpoint's rate limits
-(:class:`~mintage.core.ratelimit.Throttle`): requests are counted per address and
-claimed client before authentication (:meth:`ClientAuthenticator.admit`), and failed
-secrets per client id and address (RFC 6749 §10.10: guessing must be prevented).
+(:class:`~mintage.core.client_throttle.ClientThrottle`): requests are counted per
+address before authentication (:meth:`ClientAuthenticator.admit`), failed secrets per
+address and per address and claimed client id (RFC 6749 §10.10: guessing must be
+prevented), and requests per client only once it has authenticated, so that naming a
+client id, which is public, spends nothing of that client's budget.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote_plus
 
+from .client_throttle import NO_CLIENT_THROTTLE, ClientThrottle
 from .credentials import SecretHasher
 from .errors import InvalidClientError, InvalidRequestError
 from .http import OAuthRequest
 from .models import Client
-from .ratelimit import NO_THROTTLE, Throttle
 from .storage import ClientStore
 
 Method = Literal["client_secret_basic", "client_secret_post", "none"]
@@ -63,23 +65,39 @@ class ClientAuthenticator:
     """Finds and verifies the client of a request."""
 
     def __init__(
-        self, clients: ClientStore, hasher: SecretHasher, throttle: Throttle = NO_THROTTLE
+        self,
+        clients: ClientStore,
+        hasher: SecretHasher,
+        throttle: ClientThrottle = NO_CLIENT_THROTTLE,
     ) -> None:
         self._clients = clients
         self._hasher = hasher
         self._throttle = throttle
 
-    async def admit(self, request: OAuthRequest, params: dict[str, str]) -> None:
-        """Count the request against the limits of its address and of the client it
-        claims to be (before any authentication: a flood costs no secret check)."""
+    async def admit(self, request: OAuthRequest) -> None:
+        """Count the request against the limit of its address (before anything else:
+        a flood costs no secret check)."""
         if self._throttle.enabled:
-            await self._throttle.admit(request.client_ip, claimed_client_id(request, params))
+            await self._throttle.admit(request.client_ip)
 
     def presented(self, request: OAuthRequest, params: dict[str, str]) -> bool:
         """Did the request carry any client identification at all?"""
         return "authorization" in request.headers or "client_id" in params
 
     async def authenticate(
+        self, request: OAuthRequest, params: dict[str, str]
+    ) -> AuthenticatedClient:
+        """The client the request authenticates as, counted against its own limit."""
+        authenticated = await self._authenticate(request, params)
+        if self._throttle.enabled:
+            await self._throttle.authenticated(
+                request.client_ip,
+                authenticated.client.client_id,
+                public=authenticated.method == "none",
+            )
+        return authenticated
+
+    async def _authenticate(
         self, request: OAuthRequest, params: dict[str, str]
     ) -> AuthenticatedClient:
         authorization = request.headers.get("authorization")
@@ -119,14 +137,3 @@ class ClientAuthenticator:
                 await throttle.auth_failed(request.client_ip, client_id)
             raise ClientAuthError("client authentication failed", basic=basic)
         return AuthenticatedClient(client, method)
-
-
-def claimed_client_id(request: OAuthRequest, params: dict[str, str]) -> str | None:
-    """The client id the request names (HTTP Basic, else the body), unverified."""
-    authorization = request.headers.get("authorization")
-    if authorization is not None and authorization[:6].lower() == "basic ":
-        try:
-            return _parse_basic(authorization)[0]
-        except ClientAuthError:
-            return None  # refused by authenticate() in a moment
-    return params.get("client_id")

@@ -3,10 +3,11 @@
 RFC 6749 §10.10 asks the server to stop the guessing of credentials, and RFC 9700 §4.16
 (and OAuth 2.1 §7.4) to keep one party from exhausting the server; RFC 6585 §4 gives the
 answer, 429 with ``Retry-After``.  The engine decides *what* is counted (requests per
-address and per claimed client at the token, introspection and revocation endpoints,
-failed client authentications, sign-ins per address and per username); *how* it is
-counted (windows, Redis or process memory) is a :class:`RateLimiter` built outside core
-(``mintage.ratelimits``), so core imports no limiter library.
+address, failed client authentications and requests per authenticated client at the
+token, introspection and revocation endpoints: :mod:`mintage.core.client_throttle`;
+sign-ins per address and per username); *how* it is counted (windows, Redis or process
+memory) is a :class:`RateLimiter` built outside core (``mintage.ratelimits``), so core
+imports no limiter library.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def per_client(endpoint: str) -> Bucket:
     return Bucket(f"{endpoint}_rate_limit_per_client", endpoint, "per_client")
 
 
-def failed_auth_per_client(endpoint: str) -> Bucket:
-    return Bucket("failed_auth_rate_limit_per_client", endpoint, "failed_auth")
+def failed_auth_per_ip_client(endpoint: str) -> Bucket:
+    return Bucket("failed_auth_rate_limit_per_ip_client", endpoint, "failed_auth")
 
 
 def failed_auth_per_ip(endpoint: str) -> Bucket:
@@ -69,7 +70,7 @@ LIMIT_NAMES: tuple[str, ...] = (
     *(b.name for e in (TOKEN, INTROSPECTION, REVOCATION) for b in (per_ip(e), per_client(e))),
     LOGIN_PER_IP.name,
     LOGIN_PER_USERNAME.name,
-    failed_auth_per_client(TOKEN).name,
+    failed_auth_per_ip_client(TOKEN).name,
     failed_auth_per_ip(TOKEN).name,
 )
 
@@ -141,18 +142,20 @@ _REFUSED = {
 }
 
 
-class Throttle:
-    """The limits of one endpoint, raising :class:`TooManyRequestsError` (429).
+def refusal(limiter: RateLimiter, bucket: Bucket, retry_after: int) -> TooManyRequestsError:
+    """The 429 for a request refused by ``bucket``, told to the metrics."""
+    limiter.rejected(bucket)
+    return TooManyRequestsError(_REFUSED[bucket.limit], retry_after=retry_after)
 
-    Requests are counted per address and per the identity they claim (the client id,
-    or the username at sign-in) before anything is verified.  Failed client
-    authentications are counted per client id and per address; once either is
-    exhausted, that client id (or address) is refused until the window ends, even with
-    the right secret: otherwise the one answer that is not a 429 would tell the
-    guesser which guess was right.
+
+class Throttle:
+    """The limits of sign-in, raising :class:`TooManyRequestsError` (429).
+
+    Requests are counted per address and per the username they claim, before anything
+    is verified.  (Client authentication has its own: ``ClientThrottle``.)
     """
 
-    __slots__ = ("_auth_client", "_auth_ip", "_per_ip", "_per_who", "enabled", "limiter")
+    __slots__ = ("_per_ip", "_per_who", "enabled", "limiter")
 
     def __init__(self, limiter: RateLimiter, endpoint: str) -> None:
         self.limiter = limiter
@@ -160,12 +163,9 @@ class Throttle:
         self.enabled = not isinstance(limiter, NoRateLimits)
         self._per_ip = per_ip(endpoint)
         self._per_who = LOGIN_PER_USERNAME if endpoint == LOGIN else per_client(endpoint)
-        self._auth_client = failed_auth_per_client(endpoint)
-        self._auth_ip = failed_auth_per_ip(endpoint)
 
     def _refuse(self, bucket: Bucket, retry_after: int) -> TooManyRequestsError:
-        self.limiter.rejected(bucket)
-        return TooManyRequestsError(_REFUSED[bucket.limit], retry_after=retry_after)
+        return refusal(self.limiter, bucket, retry_after)
 
     async def admit(self, client_ip: str | None, who: str | None) -> None:
         """Count a request against its address and the identity it claims.
@@ -182,24 +182,6 @@ class Throttle:
             retry_after = await self.limiter.hit(self._per_who, value_key(who))
             if retry_after is not None:
                 raise self._refuse(self._per_who, retry_after)
-
-    async def check_auth(self, client_ip: str | None, client_id: str) -> None:
-        """Refuse a client id or address whose failed authentications are exhausted."""
-        retry_after = await self.limiter.exhausted(self._auth_client, value_key(client_id))
-        if retry_after is not None:
-            raise self._refuse(self._auth_client, retry_after)
-        ip = address_key(client_ip)
-        if ip is not None:
-            retry_after = await self.limiter.exhausted(self._auth_ip, ip)
-            if retry_after is not None:
-                raise self._refuse(self._auth_ip, retry_after)
-
-    async def auth_failed(self, client_ip: str | None, client_id: str) -> None:
-        """Count a failed client authentication (the answer stays ``invalid_client``)."""
-        await self.limiter.hit(self._auth_client, value_key(client_id))
-        ip = address_key(client_ip)
-        if ip is not None:
-            await self.limiter.hit(self._auth_ip, ip)
 
 
 #: the throttle of an engine without limits

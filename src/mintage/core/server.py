@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .audit import Auditor
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator, ClientAuthError
+from .client_throttle import ClientThrottle
 from .clock import Clock, system_clock
 from .consent import ConsentService
 from .credentials import SecretHasher
@@ -129,7 +130,7 @@ class AuthorizationServer:
         self.limiter = limiter
 
         def authenticator(endpoint: str) -> ClientAuthenticator:
-            return ClientAuthenticator(storage, self.hasher, Throttle(limiter, endpoint))
+            return ClientAuthenticator(storage, self.hasher, ClientThrottle(limiter, endpoint))
 
         # Signing keys are sealed with the key-encryption key, or by default with a key
         # derived from the server secret (never the secret itself: HKDF with a purpose).

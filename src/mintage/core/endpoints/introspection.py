@@ -33,8 +33,8 @@ class IntrospectionEndpoint:
         self._issuer = issuer
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
+        await self._authenticator.admit(request)
         params = body_params(request)
-        await self._authenticator.admit(request, params)
         caller = await self._authenticator.authenticate(request, params)
         if caller.method == "none":
             raise InvalidClientError("introspection requires client authentication")

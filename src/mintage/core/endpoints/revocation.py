@@ -45,8 +45,8 @@ class RevocationEndpoint:
         self._allow_bare = allow_bare_token
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
+        await self._authenticator.admit(request)
         params = body_params(request)
-        await self._authenticator.admit(request, params)
         value = require(params, "token")
         client_id: str | None = None
         if not (self._allow_bare and not self._authenticator.presented(request, params)):

@@ -38,8 +38,8 @@ class TokenEndpoint:
         self._observer = observer
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
+        await self._authenticator.admit(request)
         params = body_params(request)
-        await self._authenticator.admit(request, params)
         grant_type = params.get("grant_type")
         if not grant_type:
             raise InvalidRequestError("missing parameter grant_type")
