@@ -365,7 +365,7 @@ async def test_client_changes_through_the_library(server: Server) -> None:
     from mintage.core.audit import Origin
     from mintage.core.clients import delete_client, rotate_secret
 
-    reg = await server.client(name="Billing")
+    reg = await server.client(name="Billing", resources=("https://billing.example/",))
     _, secret = await rotate_secret(
         server.storage, server.engine.hasher, reg.client_id, clock=server.clock
     )
@@ -380,6 +380,7 @@ async def test_client_changes_through_the_library(server: Server) -> None:
         "grant_types": ["client_credentials"],
         "scopes": ["read"],
         "redirect_uris": [],
+        "resources": ["https://billing.example/"],
     }
     assert (rotated.event, rotated.client_id) == ("client.secret_rotated", reg.client_id)
     assert (deleted.event, deleted.detail) == (
