@@ -135,8 +135,15 @@ async def _consume(
 
 
 async def _revoke_on_reuse(token: Token, ctx: GrantContext, now: int, *, concurrent: bool) -> None:
-    """RFC 9700 §4.14.2: revoke the family of a reused refresh token, and say so."""
+    """RFC 9700 §4.14.2: revoke the family of a reused refresh token, and say so once.
+
+    Only a reuse that revoked something is recorded (see the code grant's
+    ``_revoke_on_replay``): replaying a rotated token again and again is refused every
+    time, but writes one event, not one per replay.
+    """
     revoked = await ctx.tokens.revoke_family(token.family_id, now)
+    if not revoked:
+        return
     await ctx.audit.record(
         AuditEventType.REFRESH_REUSE_DETECTED,
         ctx.origin,
