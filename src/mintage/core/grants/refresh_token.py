@@ -57,6 +57,8 @@ class RefreshTokenGrant:
         # A grant of no scope is stored as "", which is no scope, not an empty token.
         # A scope since withdrawn from the client does not survive a refresh.
         original = tuple(s for s in parse_scope(token.scope or None) if s in client.client.scopes)
+        # §6: a narrower scope narrows the new access token only.  The new refresh token
+        # keeps the grant's scope, so a later refresh without ``scope`` gets it all back.
         scopes = narrowed_scope(params.get("scope"), original)
         # Successors are stored before the parent is consumed: if the store fails
         # between the two writes, the parent is still unspent and the client's retry
@@ -70,6 +72,7 @@ class RefreshTokenGrant:
             scopes,
             subject=token.subject,
             refresh=True,
+            refresh_scopes=original,
             family_id=token.family_id,
             sign_in=sign_in,
         )
