@@ -176,12 +176,12 @@ async def setup(make_server: MakeServer) -> AsyncIterator[Setup]:
     app = await server.client(
         name="web app",
         grant_types=("authorization_code", "refresh_token"),
-        scopes=("openid", "profile", "read"),
+        scopes=("openid", "profile", "read", "offline_access"),
         redirect_uris=(CB,),
         post_logout_redirect_uris=(BYE,),
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as browser:
-        issued = await user_token(server, app, "openid profile read", browser)
+        issued = await user_token(server, app, "openid profile read offline_access", browser)
         s = Setup(server, rs, app, issued, browser)
         header, claims, _ = parts(s.token)
         assert header["typ"] == "at+jwt" and header["alg"] == "ES256"

@@ -262,7 +262,7 @@ async def test_a_retry_gets_the_same_jwt_access_token_and_id_token(graced: Serve
     await graced.user()
     reg = await graced.client(
         grant_types=("authorization_code", "refresh_token"),
-        scopes=("openid", "read"),
+        scopes=("openid", "read", "offline_access"),
         redirect_uris=(CALLBACK,),
         access_token_format="jwt",
     )
@@ -272,7 +272,7 @@ async def test_a_retry_gets_the_same_jwt_access_token_and_id_token(graced: Serve
         reg.client_id,
         redirect_uri=CALLBACK,
         code_verifier=verifier,
-        scope="openid read",
+        scope="openid read offline_access",
     )
     first = ok(
         await graced.token(

@@ -45,6 +45,19 @@ def _check_redirect_uri(code: AuthorizationCode, client: Client, given: str | No
         raise InvalidGrantError("redirect_uri does not match the authorization request")
 
 
+def _offers_refresh(client: Client, scopes: tuple[str, ...]) -> bool:
+    """Does the code's answer include a refresh token?
+
+    Plain OAuth: whenever the client has the ``refresh_token`` grant.  OpenID Connect
+    Core §11: a refresh token is offline access, so a sign-in (``openid``) gets one only
+    when ``offline_access`` was granted too, which the client must be registered with
+    (``scopes`` holds only what the client may have).
+    """
+    if "refresh_token" not in client.grant_types:
+        return False
+    return "openid" not in scopes or "offline_access" in scopes
+
+
 class AuthorizationCodeGrant:
     grant_type: ClassVar[str] = "authorization_code"
     #: public clients redeem codes with PKCE instead of a secret (RFC 7636 §1)
@@ -76,7 +89,7 @@ class AuthorizationCodeGrant:
             raise InvalidGrantError(_INVALID)
         # A scope since withdrawn from the client is not granted (as on refresh).
         scopes = tuple(s for s in parse_scope(code.scope or None) if s in client.client.scopes)
-        refresh = "refresh_token" in client.client.grant_types
+        refresh = _offers_refresh(client.client, scopes)
         # Tokens are stored before the code is consumed, as in the refresh grant: if
         # the store fails in between, the code is still unspent and a retry works.
         response = await ctx.issuer.issue(
