@@ -6,9 +6,10 @@
 
 ``MINTAGE_ISSUER`` is the authorization server's issuer URL (default
 ``http://127.0.0.1:3000``, what ``make run`` serves).  ``RESOURCE_CLIENT_ID`` and
-``RESOURCE_CLIENT_SECRET`` are this API's own client at that server (``mintage client
-create --name api --grant-type client_credentials``), needed to introspect opaque
-``mint_at_…`` tokens; without them only JWT access tokens are accepted.
+``RESOURCE_CLIENT_SECRET`` are this API's own client at that server, registered for the
+tokens' audience (``mintage client create --name api --grant-type client_credentials
+--resource http://127.0.0.1:3000/resource``), needed to introspect opaque ``mint_at_…``
+tokens; without them only JWT access tokens are accepted.
 ``RESOURCE_AUDIENCE`` is this API's identifier in the tokens' ``aud`` (default
 ``{issuer}/resource``).
 

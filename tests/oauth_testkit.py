@@ -136,6 +136,12 @@ class Server:
     async def client(self, **kwargs: Any) -> Registered:
         return await add_client(self.storage, self.engine, self.clock, **kwargs)
 
+    async def resource_server(self, name: str = "api", **kwargs: Any) -> Registered:
+        """A confidential client serving the audience of the server's access tokens:
+        it may introspect them (RFC 7662 §4)."""
+        audience = self.engine.audiences.default
+        return await self.client(name=name, scopes=(), resources=(audience,), **kwargs)
+
     async def user(self, username: str = "alice", password: str = PASSWORD) -> User:
         return await add_user(self.storage, username, password)
 

@@ -125,8 +125,9 @@ class Settings(BaseSettings):
     )
     access_token_audience: str | None = Field(
         None,
-        description="`aud` of JWT access tokens (RFC 9068 §3); defaults to "
-        "`<issuer>/resource`. Resource servers check it.",
+        description="Audience of access tokens: `aud` of JWT access tokens (RFC 9068 §3) "
+        "and of introspection answers; defaults to `<issuer>/resource`. Resource servers "
+        "check it, and a client registered with it as a `--resource` may introspect them.",
     )
     id_token_lifetime: int = Field(
         3600, ge=60, description="ID token lifetime in seconds (OpenID Connect Core §2)."

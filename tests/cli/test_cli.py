@@ -203,6 +203,9 @@ def test_scope_repeated_and_space_separated(db: str) -> None:
         (["--grant-type", "client_credentials", "--scope", 'bad"scope'], "RFC 6749"),
         (["--grant-type", "client_credentials", "--access-token-lifetime", "0"], "positive"),
         ([], "at least one grant type"),
+        (["--grant-type", "client_credentials", "--resource", "/api"], "absolute URI"),
+        (["--grant-type", "client_credentials", "--resource", "https://a.example/#f"], "fragment"),
+        (["--grant-type", "password", "--public", "--resource", "https://a.example/"], "secret"),
     ],
 )
 def test_create_rejects_bad_input_with_exit_2(db: str, args: list[str], message: str) -> None:
@@ -211,6 +214,32 @@ def test_create_rejects_bad_input_with_exit_2(db: str, args: list[str], message:
     assert message in result.stderr
     assert result.stdout == ""
     assert json.loads(ok(db, "client", "list", "--json").stdout) == []
+
+
+def test_resources_repeated_and_shown_everywhere(db: str) -> None:
+    """``--resource``: the RFC 8707 identifiers a resource server answers for."""
+    made = create_json(
+        db,
+        "--name",
+        "Photos API",
+        "--grant-type",
+        "client_credentials",
+        "--resource",
+        "https://api.example/photos",
+        "--resource",
+        "urn:example:albums https://api.example/photos",
+    )
+    served = ["https://api.example/photos", "urn:example:albums"]
+    assert made["resources"] == served
+    shown = json.loads(ok(db, "client", "show", made["client_id"], "--json").stdout)
+    assert shown["resources"] == served
+    listed = json.loads(ok(db, "client", "list", "--json").stdout)
+    assert [c["resources"] for c in listed] == [served]
+    human = ok(db, "client", "show", made["client_id"]).stdout
+    assert re.search(r"^resources:\s+https://api\.example/photos urn:example:albums$", human, re.M)
+    plain = create_json(db, "--name", "app", "--grant-type", "client_credentials")
+    assert plain["resources"] == []
+    assert field(ok(db, "client", "show", plain["client_id"]).stdout, "resources") == "(none)"
 
 
 def test_create_needs_a_name(db: str) -> None:

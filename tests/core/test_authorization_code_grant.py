@@ -215,13 +215,21 @@ async def test_replay_fails_and_revokes_the_tokens_of_the_first_use(s: Setup) ->
     assert len(s.store.tokens) == 4  # nothing new was issued
 
 
-async def test_even_a_sloppy_replay_revokes(s: Setup) -> None:
+async def test_a_replay_that_would_not_redeem_revokes_nothing(s: Setup) -> None:
+    """Only a replay that would otherwise have been valid revokes (RFC 9700 §4.5): a
+    sloppy one is refused and leaves the user's tokens alone."""
     reg = await s.client()
     code = await s.code(reg)
     body = await s.redeem(reg, code)
-    # wrong verifier, no redirect_uri: still a replay of a code that leaked
-    assert_error(await s.token(reg, code=code), 400, "invalid_grant")
-    assert s.stored(body["access_token"]).revoked_at is not None
+    assert_error(
+        await s.token(reg, code=code, redirect_uri=CB, code_verifier="w" * 50),
+        400,
+        "invalid_grant",
+    )
+    assert_error(await s.token(reg, code=code, code_verifier=VERIFIER), 400, "invalid_grant")
+    assert_error(await s.token(reg, code=code, redirect_uri=CB), 400, "invalid_request")
+    assert s.stored(body["access_token"]).revoked_at is None
+    assert s.stored(body["refresh_token"]).revoked_at is None
 
 
 async def test_replay_does_not_touch_other_grants(s: Setup) -> None:

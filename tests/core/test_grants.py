@@ -309,12 +309,14 @@ async def test_refresh_may_narrow_the_scope(
         app_client, grant_type="refresh_token", refresh_token=granted["refresh_token"], scope="read"
     )
     assert body["scope"] == "read"
-    assert s.stored(body["refresh_token"]).scope == "read"
-    # the narrowed grant is the new ceiling
-    result = await s.token(
+    assert s.stored(body["access_token"]).scope == "read"
+    # RFC 6749 §6: the access token is narrowed, the grant is not
+    assert s.stored(body["refresh_token"]).scope == granted["scope"] == "read write"
+    later = await s.issued(
         app_client, grant_type="refresh_token", refresh_token=body["refresh_token"], scope="write"
     )
-    assert_error(result, 400, "invalid_scope")
+    assert later["scope"] == "write"
+    assert s.stored(later["refresh_token"]).scope == "read write"
 
 
 async def test_widening_is_refused_and_does_not_consume(

@@ -27,6 +27,8 @@ from mintage.storage.sql.migrate import sqlite_path
 from oauth_testkit import PASSWORD, password_hash
 
 SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnop"
+#: the audience of every access token of these deployments (``access_token_audience``)
+AUDIENCE = "https://api.e2e.example/"
 
 
 @dataclass
@@ -65,13 +67,22 @@ class Deployment:
             # These deployments test durability under load from one address and one
             # client, which the default rate limits would (rightly) refuse.
             "MINTAGE_RATE_LIMITS_ENABLED": "false",
+            # Known before any server runs, so a resource server can be registered for it.
+            "MINTAGE_ACCESS_TOKEN_AUDIENCE": AUDIENCE,
             **self.settings,
         }
 
     def client(
-        self, name: str, *grant_types: str, scope: str = "read", redirect_uri: str | None = None
+        self,
+        name: str,
+        *grant_types: str,
+        scope: str = "read",
+        redirect_uri: str | None = None,
+        resource_server: bool = False,
     ) -> Credentials:
-        """Register a confidential client, as ``mintage client create`` does."""
+        """Register a confidential client, as ``mintage client create`` does; a
+        ``resource_server`` serves :data:`AUDIENCE`, so it may introspect every access
+        token (RFC 7662 §4)."""
 
         async def register() -> Credentials:
             store = open_storage(self.database_url)
@@ -84,6 +95,7 @@ class Deployment:
                     grant_types=grant_types,
                     scopes=scope.split(),
                     redirect_uris=[redirect_uri] if redirect_uri else [],
+                    resources=[AUDIENCE] if resource_server else [],
                 )
             finally:
                 await store.close()

@@ -122,7 +122,7 @@ def assert_dead(server: Server) -> None:
 
 
 def test_sigkill_under_load_keeps_every_answered_token(deployment: Deployment) -> None:
-    svc = deployment.client("svc", "client_credentials")
+    svc = deployment.client("svc", "client_credentials", resource_server=True)
     app = deployment.client("app", "password", "refresh_token")
     deployment.user("alice")
     server = deployment.serve()
@@ -147,5 +147,6 @@ def test_sigkill_under_load_keeps_every_answered_token(deployment: Deployment) -
     assert asyncio.run(introspect_all(restarted, svc, ledger.access)) == []
     settled = [chain for chain in ledger.chains if not chain.in_flight]
     assert settled
-    assert asyncio.run(introspect_all(restarted, svc, [c.refresh for c in settled])) == []
+    # A refresh token introspects only for its own client (RFC 7662 §4).
+    assert asyncio.run(introspect_all(restarted, app, [c.refresh for c in settled])) == []
     assert asyncio.run(rotate_once(restarted, app, settled)) == []

@@ -286,7 +286,7 @@ def test_postgres_outage_answers_503_and_recovers_without_restart(
     """``fast``: PostgreSQL ends every session with a FATAL message, then exits;
     ``immediate``: it quits at once, as in a crash, and recovers from its WAL at start."""
     deployment = pg_cluster_deployment
-    svc = deployment.client("svc", "client_credentials")
+    svc = deployment.client("svc", "client_credentials", resource_server=True)
     app = deployment.client("app", "password", "refresh_token")
     web = deployment.client("web", "authorization_code", redirect_uri=REDIRECT_URI)
     deployment.user("alice")

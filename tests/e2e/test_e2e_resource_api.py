@@ -51,7 +51,16 @@ async def test_the_example_api_accepts_mintage_tokens_and_refuses_the_rest(
     issuer: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     url, env = issuer
-    api_client = create(env, tmp_path, "--name", "notes-api", "--grant-type", "client_credentials")
+    api_client = create(
+        env,
+        tmp_path,
+        "--name",
+        "notes-api",
+        "--grant-type",
+        "client_credentials",
+        "--resource",
+        f"{url}/resource",  # the tokens' audience: what lets it introspect them
+    )
     jwt_client = create(
         env,
         tmp_path,

@@ -262,6 +262,84 @@ async def test_code_replay_fails_and_revokes_the_first_tokens(
     assert info.value.error == "invalid_grant"
 
 
+async def _redeemed(
+    server: Server, oauth: Factory, alice: User, reg: Registered
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A code redeemed by ``reg``: the redemption's form and its token response."""
+    client = oauth(reg)
+    code_verifier = verifier()
+    url, _ = client.create_authorization_url(AUTHORIZE_URL, code_verifier=code_verifier)
+    code = redirect_query(await sign_in_and_consent(server, url, alice))["code"]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CB,
+        "code_verifier": code_verifier,
+    }
+    first = await server.token({**form, "client_id": reg.client_id})
+    assert first.status_code == 200, first.text
+    return form, first.json()
+
+
+async def _still_live(server: Server, reg: Registered, issued: dict[str, Any]) -> None:
+    assert (await server.resource(issued["access_token"])).status_code == 200
+    refreshed = await server.refresh(reg, issued["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"code_verifier": "w" * 43},  # well formed, but not the code's verifier
+        {"redirect_uri": "https://app.example/other"},
+        {"redirect_uri": None},  # the authorization request sent one: it must be repeated
+    ],
+    ids=["wrong_verifier", "wrong_redirect_uri", "no_redirect_uri"],
+)
+async def test_a_replay_that_is_no_valid_redemption_revokes_nothing(
+    server: Server, oauth: Factory, alice: User, change: dict[str, str | None]
+) -> None:
+    """RFC 6749 §4.1.2, RFC 9700 §4.5: whoever merely saw a used code (not its verifier)
+    is refused, and cannot make the server revoke the user's tokens."""
+    reg = await app(server)
+    form, issued = await _redeemed(server, oauth, alice, reg)
+    replay = {**form, **change, "client_id": reg.client_id}
+    refused = await server.token({k: v for k, v in replay.items() if v is not None})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    await _still_live(server, reg, issued)
+
+
+async def test_a_replay_by_another_client_revokes_nothing(
+    server: Server, oauth: Factory, alice: User
+) -> None:
+    """The right verifier, but the wrong client: the code was not issued to it."""
+    reg = await app(server)
+    form, issued = await _redeemed(server, oauth, alice, reg)
+    other = await app(server, name="another app")
+    for caller in (other, await app(server, name="confidential", public=False)):
+        refused = await server.token(
+            {**form, **({"client_id": caller.client_id} if caller.secret is None else {})},
+            caller.basic if caller.secret is not None else None,
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_grant"
+    await _still_live(server, reg, issued)
+
+
+async def test_a_valid_replay_revokes_the_codes_tokens(
+    server: Server, oauth: Factory, alice: User
+) -> None:
+    reg = await app(server)
+    form, issued = await _redeemed(server, oauth, alice, reg)
+    replay = await server.token({**form, "client_id": reg.client_id})
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    assert (await server.resource(issued["access_token"])).status_code == 401
+    refreshed = await server.refresh(reg, issued["refresh_token"])
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+
+
 async def test_twenty_parallel_redemptions_give_one_token(
     server: Server, oauth: Factory, alice: User
 ) -> None:

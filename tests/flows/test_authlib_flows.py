@@ -171,7 +171,7 @@ async def test_introspect_token(
     server: Server, oauth: Factory, app_client: Registered, method: str
 ) -> None:
     token = await oauth(app_client).fetch_token(TOKEN_URL, username="alice", password=PASSWORD)
-    rs = oauth(await server.client(name="api", scopes=()), method)
+    rs = oauth(await server.resource_server(), method)
 
     response = await rs.introspect_token(INTROSPECT_URL, token=token["access_token"])
     assert response.status_code == 200
@@ -180,12 +180,18 @@ async def test_introspect_token(
     assert body["client_id"] == app_client.client_id
     assert body["scope"] == "read write"
     assert body["token_type"] == "Bearer"
+    assert body["aud"] == f"{server.settings.issuer_url}/resource"
 
+    # A refresh token is meant for no resource server; its own client may ask.
     hinted = await rs.introspect_token(
         INTROSPECT_URL, token=token["refresh_token"], token_type_hint="refresh_token"
     )
-    assert hinted.json()["active"] is True
-    assert "token_type" not in hinted.json()  # not an access token type (RFC 7662 §2.2)
+    assert hinted.json() == {"active": False}
+    own = await oauth(app_client, method).introspect_token(
+        INTROSPECT_URL, token=token["refresh_token"], token_type_hint="refresh_token"
+    )
+    assert own.json()["active"] is True
+    assert own.json()["token_type"] == "refresh_token"
 
     server.clock.advance(3600)
     expired = await rs.introspect_token(INTROSPECT_URL, token=token["access_token"])

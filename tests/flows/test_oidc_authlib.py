@@ -203,7 +203,7 @@ async def relying_party(
     reg = await server.client(
         name="Relying party",
         grant_types=("authorization_code", "refresh_token"),
-        scopes=("openid", "profile", "email", "address", "phone", "read"),
+        scopes=("openid", "profile", "email", "address", "phone", "read", "offline_access"),
         redirect_uris=(CB,),
         public=public,
         access_token_format=access_token_format,
@@ -255,11 +255,14 @@ async def test_discovery_document_has_what_a_relying_party_needs(oidc_server: Se
 async def test_code_flow_id_token_userinfo_and_refresh(
     oidc_server: Server, rps: list[RelyingParty], access_token_format: str
 ) -> None:
-    rp = await relying_party(oidc_server, rps, access_token_format=access_token_format)
+    # Core §11: a refresh token for a sign-in is offline access, asked for as such
+    rp = await relying_party(
+        oidc_server, rps, access_token_format=access_token_format, scope=f"{SCOPE} offline_access"
+    )
     signed_in_at = oidc_server.clock.now
     token, nonce = await rp.authorize()
     assert token["token_type"] == "Bearer"
-    assert token["scope"] == SCOPE
+    assert token["scope"] == f"{SCOPE} offline_access"
     assert token["access_token"].startswith("eyJ" if access_token_format == "jwt" else "mint_at_")
 
     claims = rp.validate(token["id_token"], nonce=nonce, access_token=token["access_token"])
@@ -300,6 +303,64 @@ async def test_code_flow_id_token_userinfo_and_refresh(
     assert "nonce" not in again
     assert again["at_hash"] != claims["at_hash"]
     assert (await rp.userinfo()).json()["sub"] == claims["sub"]
+
+
+async def test_a_sign_in_without_offline_access_gets_no_refresh_token(
+    oidc_server: Server, rps: list[RelyingParty]
+) -> None:
+    """Core §11: with ``openid``, a refresh token only for ``offline_access``; the
+    client has the refresh_token grant and is allowed the scope, but did not ask."""
+    rp = await relying_party(oidc_server, rps)
+    token, nonce = await rp.authorize()
+    assert token["scope"] == SCOPE
+    assert "refresh_token" not in token
+    rp.validate(token["id_token"], nonce=nonce, access_token=token["access_token"])
+    assert (await rp.userinfo()).status_code == 200
+
+
+async def test_offline_access_needs_the_refresh_grant(
+    oidc_server: Server, rps: list[RelyingParty]
+) -> None:
+    reg = await oidc_server.client(
+        name="No refresh",
+        grant_types=("authorization_code",),
+        scopes=("openid", "offline_access"),
+        redirect_uris=(CB,),
+    )
+    rp = await discover(oidc_server, reg, "openid offline_access")
+    rps.append(rp)
+    token, _ = await rp.authorize()
+    assert "refresh_token" not in token
+
+
+async def test_offline_access_is_not_granted_to_a_client_without_it(
+    oidc_server: Server, rps: list[RelyingParty]
+) -> None:
+    reg = await oidc_server.client(
+        name="Online only",
+        grant_types=("authorization_code", "refresh_token"),
+        scopes=("openid",),
+        redirect_uris=(CB,),
+    )
+    rp = await discover(oidc_server, reg, "openid offline_access")
+    rps.append(rp)
+    url, _ = rp.oauth.create_authorization_url(
+        rp.metadata["authorization_endpoint"], code_verifier=secrets.token_urlsafe(48)
+    )
+    refused = await oidc_server.http.get(url)
+    assert refused.status_code in (302, 303), refused.text
+    back = dict(parse_qsl(urlsplit(refused.headers["location"]).query))
+    assert back["error"] == "invalid_scope"
+
+
+async def test_plain_oauth_still_gets_a_refresh_token(
+    oidc_server: Server, rps: list[RelyingParty]
+) -> None:
+    """Without ``openid`` nothing changes: the refresh_token grant is enough."""
+    rp = await relying_party(oidc_server, rps, scope="read")
+    token, _ = await rp.authorize()
+    assert "id_token" not in token
+    assert token["refresh_token"].startswith("mint_rt_")
 
 
 async def test_public_client(oidc_server: Server, rps: list[RelyingParty]) -> None:

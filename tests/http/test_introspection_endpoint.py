@@ -7,9 +7,11 @@ from typing import Any
 import httpx
 import pytest
 
-from oauth_testkit import Registered, Server
+from oauth_testkit import MakeServer, Registered, Server
 
 INACTIVE = b'{"active":false}'
+#: the audience of every access token the test server issues (``<issuer>/resource``)
+AUDIENCE = "http://127.0.0.1:3000/resource"
 
 
 async def introspect(
@@ -28,8 +30,8 @@ def assert_inactive(response: httpx.Response) -> None:
 
 @pytest.fixture
 async def rs(server: Server) -> Registered:
-    """A resource server: a confidential client that introspects."""
-    return await server.client(name="api", scopes=())
+    """A resource server: a confidential client that serves the tokens' audience."""
+    return await server.client(name="api", scopes=(), resources=(AUDIENCE,))
 
 
 @pytest.fixture
@@ -58,17 +60,82 @@ async def test_active_access_token(
         "client_id": app_client.client_id,
         "sub": user.user_id,
         "token_type": "Bearer",
+        "aud": AUDIENCE,
         "exp": server.clock() + 3600,
         "iat": server.clock(),
         "iss": "http://127.0.0.1:3000",
     }
 
 
-async def test_active_refresh_token(server: Server, rs: Registered, issued: dict[str, Any]) -> None:
-    body = (await introspect(server, {"token": issued["refresh_token"]}, rs.basic)).json()
+async def test_refresh_token_is_active_to_its_own_client_and_marked(
+    server: Server, app_client: Registered, issued: dict[str, Any]
+) -> None:
+    body = (await introspect(server, {"token": issued["refresh_token"]}, app_client.basic)).json()
     assert body["active"] is True
-    assert "token_type" not in body  # RFC 7662 token_type names access token types only
+    assert body["token_type"] == "refresh_token"
+    assert "aud" not in body  # meant for no resource server
+    assert body["client_id"] == app_client.client_id
     assert body["exp"] == server.clock() + 14 * 24 * 3600
+
+
+async def test_refresh_token_is_inactive_to_a_resource_server(
+    server: Server, rs: Registered, issued: dict[str, Any]
+) -> None:
+    """A resource server that ignored token_type would take it for a bearer token."""
+    assert_inactive(await introspect(server, {"token": issued["refresh_token"]}, rs.basic))
+
+
+async def test_own_access_token_is_active_to_its_client(
+    server: Server, app_client: Registered, issued: dict[str, Any]
+) -> None:
+    body = (await introspect(server, {"token": issued["access_token"]}, app_client.basic)).json()
+    assert body["active"] is True
+    assert (body["client_id"], body["token_type"], body["aud"]) == (
+        app_client.client_id,
+        "Bearer",
+        AUDIENCE,
+    )
+
+
+@pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
+async def test_another_clients_token_is_inactive(
+    server: Server, issued: dict[str, Any], kind: str
+) -> None:
+    """RFC 7662 §4: a confidential client that neither holds the token nor serves its
+    audience learns nothing about it, not even that it exists."""
+    other = await server.client(name="other", scopes=("read",))
+    assert_inactive(await introspect(server, {"token": issued[kind]}, other.basic))
+
+
+async def test_a_resource_server_for_another_audience_gets_inactive(
+    server: Server, issued: dict[str, Any]
+) -> None:
+    elsewhere = await server.client(
+        name="billing", scopes=(), resources=("https://billing.example/", AUDIENCE + "/x")
+    )
+    assert_inactive(await introspect(server, {"token": issued["access_token"]}, elsewhere.basic))
+
+
+async def test_a_resource_server_among_several_resources_is_served(
+    server: Server, issued: dict[str, Any]
+) -> None:
+    gateway = await server.client(
+        name="gateway", scopes=(), resources=("https://billing.example/", AUDIENCE)
+    )
+    body = (await introspect(server, {"token": issued["access_token"]}, gateway.basic)).json()
+    assert body["active"] is True and body["aud"] == AUDIENCE
+
+
+async def test_the_audience_follows_the_setting(make_server: MakeServer) -> None:
+    server = await make_server(access_token_audience="https://api.example/")
+    await server.user()
+    app = await server.client(grant_types=("password",), scopes=("read",))
+    issued = await server.password_grant(app)
+    old = await server.client(name="old", scopes=(), resources=(AUDIENCE,))
+    assert_inactive(await introspect(server, {"token": issued["access_token"]}, old.basic))
+    new = await server.client(name="new", scopes=(), resources=("https://api.example/",))
+    body = (await introspect(server, {"token": issued["access_token"]}, new.basic)).json()
+    assert body["active"] is True and body["aud"] == "https://api.example/"
 
 
 async def test_client_secret_post_and_hint(

@@ -172,16 +172,16 @@ async def user_token(
 async def setup(make_server: MakeServer) -> AsyncIterator[Setup]:
     server = await make_server(access_token_format="jwt")
     alice = await server.user()
-    rs = await server.client(name="resource server", scopes=("read",))
+    rs = await server.resource_server("resource server")
     app = await server.client(
         name="web app",
         grant_types=("authorization_code", "refresh_token"),
-        scopes=("openid", "profile", "read"),
+        scopes=("openid", "profile", "read", "offline_access"),
         redirect_uris=(CB,),
         post_logout_redirect_uris=(BYE,),
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app)) as browser:
-        issued = await user_token(server, app, "openid profile read", browser)
+        issued = await user_token(server, app, "openid profile read offline_access", browser)
         s = Setup(server, rs, app, issued, browser)
         header, claims, _ = parts(s.token)
         assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
@@ -395,6 +395,6 @@ async def test_opaque_server_refuses_a_jwt_access_token_of_another(
 ) -> None:
     """A second server (other keys, other store) knows nothing of the first's tokens."""
     other = await make_server(access_token_format="jwt")
-    rs = await other.client(name="resource server", scopes=("read",))
+    rs = await other.resource_server("resource server")
     assert (await other.resource(setup.token)).status_code == 401
     assert (await other.introspect(rs, setup.token)) == {"active": False}

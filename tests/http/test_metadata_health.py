@@ -47,7 +47,7 @@ async def test_metadata_lists_exactly_what_is_enabled(make_server: MakeServer) -
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "end_session_endpoint": f"{issuer}/oauth/logout",
-        "scopes_supported": ["address", "email", "openid", "phone", "profile"],
+        "scopes_supported": ["address", "email", "offline_access", "openid", "phone", "profile"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": claims_supported(),

@@ -43,7 +43,7 @@ async def oidc_client(server: Server, **kwargs: Any) -> Registered:
     options: dict[str, Any] = {
         "name": "RP",
         "grant_types": ("authorization_code", "refresh_token"),
-        "scopes": ("openid", "profile", "email", "address", "phone", "read"),
+        "scopes": ("openid", "profile", "email", "address", "phone", "read", "offline_access"),
         "redirect_uris": (CB,),
     }
     options.update(kwargs)
@@ -136,7 +136,7 @@ async def test_refresh_returns_a_new_id_token_with_the_original_auth_time(
     server: Server, alice: None
 ) -> None:
     reg = await oidc_client(server)
-    first = await code_flow(server, reg, "openid email")
+    first = await code_flow(server, reg, "openid email offline_access")
     _, original = await decode(server, first["id_token"], ["RS256"])
     server.clock.advance(600)
     refreshed = await server.refresh(reg, first["refresh_token"])
@@ -241,7 +241,7 @@ async def test_refresh_reuse_revokes_jwt_access_tokens_of_the_family(
     server: Server, alice: None
 ) -> None:
     reg = await oidc_client(server, access_token_format="jwt")
-    first = await code_flow(server, reg, "openid read")
+    first = await code_flow(server, reg, "openid read offline_access")
     second = (await server.refresh(reg, first["refresh_token"])).json()
     assert (await server.resource(second["access_token"])).status_code == 200
     reuse = await server.refresh(reg, first["refresh_token"])

@@ -31,6 +31,8 @@ from mintage.storage.memory import MemoryStorage
 from oauth_testkit import MakeServer, Registered, Server, authorize_code
 
 N = 50
+#: replays of one spent credential, one after another
+REPLAYS = 250
 GRACE = 10
 CALLBACK = "https://app.example/callback"
 
@@ -160,9 +162,62 @@ async def test_fifty_redemptions_of_one_code_have_one_winner_and_revoke_its_toke
     winner = next(r.json() for r in responses if r.status_code == 200)
     assert winner["scope"] == "read" and "refresh_token" in winner
     # RFC 6749 §4.1.2: a code used twice has its tokens revoked.  A public client
-    # cannot introspect, so ask with a confidential one.
-    other = await server.client(name="resource server")
+    # cannot introspect, so ask the resource server the token is meant for.
+    other = await server.resource_server()
     assert (await server.resource(winner["access_token"])).status_code == 401
     assert (await server.introspect(other, winner["access_token"])) == {"active": False}
     again = await server.refresh(reg, winner["refresh_token"])
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+# Replays do not flood the audit table: the first reuse revokes the family and is
+# recorded; every later one is refused the same way and finds nothing left to revoke.
+
+
+async def test_replays_of_a_rotated_refresh_token_record_one_event(
+    make_server: MakeServer, backend: Storage
+) -> None:
+    server = await make_server(storage=backend)
+    reg = await password_client(server)
+    issued = await server.password_grant(reg)
+    rotated = await server.refresh(reg, issued["refresh_token"])
+    assert rotated.status_code == 200
+
+    for _ in range(REPLAYS):
+        replay = await server.refresh(reg, issued["refresh_token"])
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+
+    await assert_dead(server, reg, rotated.json())
+    found = await backend.list_audit_events(events={"refresh.reuse_detected"}, limit=1000)
+    assert len(found) == 1
+    # both pairs: the first access token, the rotated parent, and its successors
+    assert found[0].detail["revoked"] == 4
+
+
+async def test_replays_of_a_spent_code_record_one_event(
+    make_server: MakeServer, backend: Storage
+) -> None:
+    server = await make_server(storage=backend)
+    reg = await code_client(server)
+    verifier = secrets.token_urlsafe(48)
+    code = await authorize_code(
+        server.http, reg.client_id, redirect_uri=CALLBACK, code_verifier=verifier
+    )
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": reg.client_id,
+        "code": code,
+        "redirect_uri": CALLBACK,
+        "code_verifier": verifier,
+    }
+    first = await server.token(data)
+    assert first.status_code == 200
+
+    for _ in range(REPLAYS):
+        replay = await server.token(data)
+        assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+
+    assert (await server.resource(first.json()["access_token"])).status_code == 401
+    found = await backend.list_audit_events(events={"code.replay_detected"}, limit=1000)
+    assert len(found) == 1
+    assert found[0].detail["revoked"] == 2

@@ -127,6 +127,21 @@ async def test_a_retry_after_the_access_token_was_revoked_is_reuse(graced: Serve
     invalid_grant(await graced.refresh(reg, rotated["refresh_token"]))
 
 
+async def test_a_narrowed_rotation_retried_gets_its_pair_which_keeps_the_grant(
+    graced: Server,
+) -> None:
+    """RFC 6749 §6 with the window: the retry of a narrowing rotation repeats its scope
+    and gets the same pair; that pair's refresh token still holds the whole grant."""
+    reg = await app(graced)
+    first = await graced.password_grant(reg)
+    rotated = ok(await graced.refresh(reg, first["refresh_token"], scope="read"))
+    retried = ok(await graced.refresh(reg, first["refresh_token"], scope="read"))
+    assert retried["refresh_token"] == rotated["refresh_token"]
+    assert retried["scope"] == "read"
+    restored = ok(await graced.refresh(reg, rotated["refresh_token"]))
+    assert restored["scope"] == "read write"
+
+
 @pytest.mark.parametrize(
     ("original", "retry"),
     [
@@ -247,7 +262,7 @@ async def test_a_retry_gets_the_same_jwt_access_token_and_id_token(graced: Serve
     await graced.user()
     reg = await graced.client(
         grant_types=("authorization_code", "refresh_token"),
-        scopes=("openid", "read"),
+        scopes=("openid", "read", "offline_access"),
         redirect_uris=(CALLBACK,),
         access_token_format="jwt",
     )
@@ -257,7 +272,7 @@ async def test_a_retry_gets_the_same_jwt_access_token_and_id_token(graced: Serve
         reg.client_id,
         redirect_uri=CALLBACK,
         code_verifier=verifier,
-        scope="openid read",
+        scope="openid read offline_access",
     )
     first = ok(
         await graced.token(

@@ -75,7 +75,7 @@ class Outage:
 
     async def setup(self) -> None:
         await self.server.user()
-        self.rs = await self.server.client(name="api", scopes=())
+        self.rs = await self.server.resource_server()
         self.app = await self.server.client(
             grant_types=("client_credentials", "password", "refresh_token"), scopes=("read",)
         )

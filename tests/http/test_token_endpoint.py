@@ -314,6 +314,44 @@ async def test_refreshed_scope_may_narrow(server: Server, app_client: Registered
     assert (await server.resource(narrowed["access_token"])).json()["scope"] == "read"
 
 
+async def test_a_narrowed_refresh_keeps_the_grant_for_the_next_one(
+    server: Server, app_client: Registered
+) -> None:
+    """RFC 6749 §6: the narrower scope is the new access token's only; the new refresh
+    token keeps the original grant, and a refresh without ``scope`` gets it back."""
+    first = await server.password_grant(app_client)
+    assert first["scope"] == "read write"
+    narrowed = assert_token_response(
+        await server.refresh(app_client, first["refresh_token"], scope="read")
+    )
+    assert narrowed["scope"] == "read"
+    assert (await server.resource(narrowed["access_token"])).json()["scope"] == "read"
+    assert (await server.introspect(app_client, narrowed["refresh_token"]))["scope"] == "read write"
+    restored = assert_token_response(await server.refresh(app_client, narrowed["refresh_token"]))
+    assert restored["scope"] == "read write"
+    assert (await server.resource(restored["access_token"])).json()["scope"] == "read write"
+    # narrowing again, to the other half, is still within the grant
+    other = assert_token_response(
+        await server.refresh(app_client, restored["refresh_token"], scope="write")
+    )
+    assert other["scope"] == "write"
+
+
+async def test_widening_beyond_the_grant_after_a_narrowing_is_invalid_scope(
+    server: Server, app_client: Registered
+) -> None:
+    first = await server.password_grant(app_client, scope="read")
+    narrowed = assert_token_response(
+        await server.refresh(app_client, first["refresh_token"], scope="read")
+    )
+    before = server.tokens()
+    wider = await server.refresh(app_client, narrowed["refresh_token"], scope="read write")
+    assert_error(wider, 400, "invalid_scope")
+    assert server.tokens() == before
+    again = assert_token_response(await server.refresh(app_client, narrowed["refresh_token"]))
+    assert again["scope"] == "read"
+
+
 async def test_widening_is_invalid_scope_and_keeps_the_token(
     server: Server, app_client: Registered
 ) -> None:

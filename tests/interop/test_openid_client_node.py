@@ -40,7 +40,8 @@ PINNED = ("package.json", "package-lock.json")
 #: the relying party's callback: never served, the script reads the redirect itself
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 POST_LOGOUT_REDIRECT_URI = "http://127.0.0.1:9/signed-out"
-SCOPE = "openid profile email"
+#: Core §11: the refresh below is offline access, so the RP asks for it
+SCOPE = "openid profile email offline_access"
 CLAIMS = ("email=alice@example.com", "email_verified=true", "name=Alice Liddell")
 
 

@@ -24,8 +24,9 @@ def transport(server: Server) -> CountingTransport:
 
 @pytest.fixture
 async def rs(server: Server) -> Registered:
-    """The API's own client: confidential, no grants needed to introspect."""
-    return await server.client(name="orders api", scopes=())
+    """The API's own client: confidential, registered for the tokens' audience (its
+    ``resources``), no grants needed to introspect."""
+    return await server.resource_server("orders api")
 
 
 @pytest.fixture

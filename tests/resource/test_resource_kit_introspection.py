@@ -134,7 +134,8 @@ async def test_unknown_opaque_token_is_invalid(
 async def test_refresh_token_is_not_an_access_token(
     server: Server, introspector: IntrospectionVerifier
 ) -> None:
-    """Mintage answers ``active: true`` without ``token_type`` for a refresh token."""
+    """Mintage answers ``active: false`` to a resource server for a refresh token, and
+    the kit refuses a ``mint_rt_`` value before asking."""
     await server.user()
     app_client = await server.client(grant_types=("password", "refresh_token"))
     issued = await server.password_grant(app_client)
@@ -157,7 +158,7 @@ class DownStore(MemoryStorage):
 async def test_authorization_server_503_gives_503_not_401(make_server: MakeServer) -> None:
     store = DownStore()
     server = await make_server(storage=store)
-    rs = await server.client(name="api", scopes=())
+    rs = await server.resource_server()
     _, value = await issue(server)
     assert rs.secret is not None
     verifier = IntrospectionVerifier(

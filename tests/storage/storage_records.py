@@ -22,6 +22,7 @@ def client(client_id: str = "client-1", **changes: object) -> Client:
         created_at=NOW - 100,
         access_token_format="jwt",
         post_logout_redirect_uris=("https://app.example/bye", "https://app.example/bye?é=1"),
+        resources=("https://api.example/v1", "urn:example:ré:source"),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

@@ -53,6 +53,19 @@ async def test_save_client_replaces_by_id(store: Storage) -> None:
     assert await store.list_clients() == [changed]
 
 
+async def test_client_resources_round_trip_and_replace(store: Storage) -> None:
+    """RFC 8707 resource identifiers a client serves: kept in order, replaced on save."""
+    await store.save_client(client())
+    loaded = await store.get_client("client-1")
+    assert loaded is not None
+    assert loaded.resources == ("https://api.example/v1", "urn:example:ré:source")
+    await store.save_client(client(resources=("https://other.example/",)))
+    assert [c.resources for c in await store.list_clients()] == [("https://other.example/",)]
+    await store.save_client(client(resources=()))
+    loaded = await store.get_client("client-1")
+    assert loaded is not None and loaded.resources == ()
+
+
 async def test_get_unknown_client_is_none(store: Storage) -> None:
     assert await store.get_client("nope") is None
 

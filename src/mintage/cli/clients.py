@@ -45,6 +45,7 @@ def client_record(client: Client) -> dict[str, Any]:
         "created_at": client.created_at,
         "access_token_format": client.access_token_format,
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "resources": list(client.resources),
     }
 
 
@@ -72,6 +73,7 @@ def describe_client(client: Client, secret: str | None = None) -> None:
         ("refresh token", _lifetime(client.refresh_token_lifetime)),
         ("token format", client.access_token_format or "server default"),
         ("logout URIs", " ".join(client.post_logout_redirect_uris) or "(none)"),
+        ("resources", " ".join(client.resources) or "(none)"),
     ]
     for label, value in rows:
         _row(label, value)
@@ -123,6 +125,14 @@ def client_group() -> None:
     metavar="URI",
     help="Where RP-initiated logout may return (OpenID Connect); repeatable.",
 )
+@click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    metavar="URI",
+    help="A resource (RFC 8707) this client serves: it may introspect the access tokens "
+    "meant for it; repeatable.",
+)
 @json_option
 @database_url_option
 @click.pass_context
@@ -138,6 +148,7 @@ def create(
     refresh_token_lifetime: int | None,
     access_token_format: str | None,
     post_logout_redirect_uris: tuple[str, ...],
+    resources: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client and print its id and, once, its secret."""
@@ -159,6 +170,7 @@ def create(
                 refresh_token_lifetime=refresh_token_lifetime,
                 access_token_format=access_token_format,
                 post_logout_redirect_uris=post_logout_redirect_uris,
+                resources=resources,
                 origin=cli_origin(),
             )
         except ValueError as exc:

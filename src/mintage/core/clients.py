@@ -49,6 +49,16 @@ def validate_redirect_uri(uri: str) -> str:
     return uri
 
 
+def validate_resource(uri: str) -> str:
+    """RFC 8707 §2: a resource identifier is an absolute URI without a fragment."""
+    parts = urlsplit(uri)
+    if not parts.scheme or parts.fragment or "#" in uri:
+        raise ValueError(f"resource {uri!r} must be an absolute URI without a fragment")
+    if parts.scheme in ("http", "https") and not parts.netloc:
+        raise ValueError(f"resource {uri!r} has no host")
+    return uri
+
+
 async def register_client(
     clients: ClientStore,
     hasher: SecretHasher,
@@ -64,6 +74,7 @@ async def register_client(
     require_pkce: bool = True,
     access_token_format: str | None = None,
     post_logout_redirect_uris: Iterable[str] = (),
+    resources: Iterable[str] = (),
     clock: Clock = system_clock,
     origin: Origin | None = None,
 ) -> tuple[Client, str | None]:
@@ -71,7 +82,9 @@ async def register_client(
 
     The secret is generated here and only its keyed digest is stored: show it once.
     ``require_pkce=False`` lets a confidential client use the authorization code without
-    PKCE; public clients always need it (RFC 9700 §2.1.1).
+    PKCE; public clients always need it (RFC 9700 §2.1.1).  ``resources`` are the
+    resource identifiers (RFC 8707) the client answers for as a protected resource: it
+    may introspect the access tokens meant for them, so it must be confidential.
     """
     if not name.strip():
         raise ValueError("a client needs a name")
@@ -96,6 +109,9 @@ async def register_client(
         raise ValueError(f"access token format must be one of {', '.join(ACCESS_TOKEN_FORMATS)}")
     # RP-Initiated Logout 1.0 §3.1: registered like redirect URIs, matched exactly.
     logout_uris = tuple(validate_redirect_uri(u) for u in _split(post_logout_redirect_uris))
+    served = tuple(validate_resource(u) for u in _split(resources))
+    if public and served:
+        raise ValueError("a resource server introspects, so it needs a secret (RFC 7662 §2.1)")
     for lifetime in (access_token_lifetime, refresh_token_lifetime):
         if lifetime is not None and lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
@@ -113,6 +129,7 @@ async def register_client(
         require_pkce=require_pkce,
         access_token_format=access_token_format,
         post_logout_redirect_uris=logout_uris,
+        resources=served,
     )
     if await clients.get_client(client.client_id) is not None:
         raise ValueError(f"client {client.client_id} already exists")
@@ -128,6 +145,7 @@ async def register_client(
             grant_types=list(client.grant_types),
             scopes=list(client.scopes),
             redirect_uris=list(client.redirect_uris),
+            resources=list(client.resources),
         )
     return client, secret
 

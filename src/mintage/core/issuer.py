@@ -64,6 +64,7 @@ class TokenIssuer:
         *,
         subject: str | None,
         refresh: bool,
+        refresh_scopes: tuple[str, ...] | None = None,
         family_id: str | None = None,
         sign_in: SignIn | None = None,
         audit_as: str | None = None,
@@ -71,6 +72,9 @@ class TokenIssuer:
     ) -> dict[str, Any]:
         """Store and describe a new access token, and a refresh token when asked.
 
+        ``scopes`` are the access token's; the refresh token carries ``refresh_scopes``
+        when given (RFC 6749 §6: a refresh that narrows the scope narrows the new access
+        token only, and the new refresh token keeps the grant's scope).
         ``family_id`` continues a refresh-token family on rotation; a new grant starts
         a new family.  ``sign_in`` says how the user authenticated: with the ``openid``
         scope it adds an ID token (OpenID Connect Core §3.1.3.3, §12.2), and its
@@ -103,7 +107,7 @@ class TokenIssuer:
             "scope": scope,
         }
 
-        def record(value: str, kind: TokenKind, lifetime: int) -> Token:
+        def record(value: str, kind: TokenKind, lifetime: int, scope: str = scope) -> Token:
             return Token(
                 digest=token_digest(value),
                 kind=kind,
@@ -119,7 +123,8 @@ class TokenIssuer:
         records = [record(access, TokenKind.ACCESS, lifetimes.access)]
         if refresh:
             refresh_token = mint(REFRESH_TOKEN_PREFIX)
-            records.append(record(refresh_token, TokenKind.REFRESH, lifetimes.refresh))
+            granted = scope if refresh_scopes is None else format_scope(refresh_scopes)
+            records.append(record(refresh_token, TokenKind.REFRESH, lifetimes.refresh, granted))
             response["refresh_token"] = refresh_token
         if jwt is not None and sign_in is not None and subject and "openid" in scopes:
             response["id_token"] = await jwt.id_token(

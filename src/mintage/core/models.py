@@ -41,6 +41,9 @@ class Client:
     #: OpenID Connect RP-Initiated Logout 1.0 §3: where the client may ask to land after
     #: logout, matched exactly like ``redirect_uris``
     post_logout_redirect_uris: tuple[str, ...] = ()
+    #: RFC 8707 resource identifiers this client answers for as a protected resource:
+    #: it may introspect the access tokens meant for them (RFC 7662 §4)
+    resources: tuple[str, ...] = ()
 
     @property
     def is_public(self) -> bool:

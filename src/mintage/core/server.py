@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .audience import Audiences
 from .audit import Auditor
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator, ClientAuthError
 from .client_throttle import ClientThrottle
@@ -143,11 +144,13 @@ class AuthorizationServer:
             algs=config.signing_algs,
             publish_lead=config.key_publish_lead,
         )
+        #: who access tokens are meant for (RFC 9068 §3 ``aud``)
+        self.audiences = Audiences(config.access_token_audience or f"{config.issuer}/resource")
         self.jwt = JWTSigner(
             self.keys,
             issuer=config.issuer,
             access_token_alg=config.access_token_signing_alg,
-            audience=config.access_token_audience or f"{config.issuer}/resource",
+            audience=self.audiences.default,
             id_token_lifetime=config.id_token_lifetime,
         )
         #: records audit events (core/audit.py)
@@ -194,7 +197,7 @@ class AuthorizationServer:
             allow_bare_token=config.revocation_allow_bare_token,
         )
         self.introspection = IntrospectionEndpoint(
-            storage, authenticator(INTROSPECTION), clock, config.issuer
+            storage, authenticator(INTROSPECTION), clock, config.issuer, self.audiences
         )
         self.bearer = BearerVerifier(storage, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)

@@ -80,14 +80,16 @@ class IntrospectionVerifier:
     """Verifies tokens with the issuer's RFC 7662 introspection endpoint.
 
     The resource server authenticates as a confidential client (``client_secret_basic``,
-    RFC 7662 §2.1); register one with ``mintage client create --grant-type
-    client_credentials``.  ``{"active": false}`` becomes ``invalid_token``; an active
-    answer is refused too when its ``token_type`` is not ``Bearer`` (a refresh token), its
-    ``iss`` is another issuer, or its ``aud`` does not name ``audience`` (checked only when
-    the answer carries ``aud``).  An authorization server that cannot be reached or
-    answers 5xx gives a 503 ``temporarily_unavailable``, never ``invalid_token``: clients
-    must not throw away good tokens.  Refused introspection credentials are a
-    misconfiguration of this resource server: 500, and an error in the log.
+    RFC 7662 §2.1) that serves the tokens' audience, or Mintage answers ``active: false``
+    for tokens of other clients (RFC 7662 §4); register one with ``mintage client create
+    --grant-type client_credentials --resource <audience>``.  ``{"active": false}``
+    becomes ``invalid_token``; an active answer is refused too when its ``token_type`` is
+    not ``Bearer`` (a refresh token), its ``iss`` is another issuer, or its ``aud`` does
+    not name ``audience`` (checked only when the answer carries ``aud``).  An
+    authorization server that cannot be reached or answers 5xx gives a 503
+    ``temporarily_unavailable``, never ``invalid_token``: clients must not throw away
+    good tokens.  Refused introspection credentials are a misconfiguration of this
+    resource server: 500, and an error in the log.
 
     Inactive answers are cached as well (same bound), so a client retrying a dead token
     does not cost a round trip each time.

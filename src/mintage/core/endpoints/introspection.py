@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..audience import Audiences
 from ..client_auth import ClientAuthenticator
 from ..clock import Clock
 from ..errors import InvalidClientError
 from ..http import OAuthRequest, OAuthResponse, json_response
-from ..models import TokenKind
+from ..models import Client, Token, TokenKind
 from ..params import body_params, require
 from ..storage import TokenStore
 from . import find_token
@@ -16,21 +17,39 @@ from . import find_token
 _INACTIVE = json_response({"active": False})
 
 
+def _entitled(caller: Client, token: Token, audiences: Audiences) -> bool:
+    """§4: "the authorization server MUST determine whether or not the protected resource
+    is allowed to know the status of the token".  A client may learn about its own
+    tokens; a resource server (a client with ``resources``) about the access tokens
+    meant for it.  A refresh token is meant for no resource server: only its own client
+    learns about it, so a resource server never takes one for a bearer token.
+    """
+    if token.client_id == caller.client_id:
+        return True
+    return token.kind is TokenKind.ACCESS and audiences.serves(caller, token)
+
+
 class IntrospectionEndpoint:
     """§2.1: callers must authenticate; public clients may not introspect.
 
-    Any authenticated confidential client (typically a resource server) may introspect
-    any token.  §2.2: an inactive token yields ``{"active": false}`` and nothing else,
-    whatever the reason (unknown, expired, revoked, rotated), so no detail leaks.
+    §2.2: a token the caller is not entitled to know about (:func:`_entitled`) is
+    inactive to it, as is one that is unknown, expired, revoked or rotated: the answer
+    is ``{"active": false}`` and nothing else, so no detail leaks.
     """
 
     def __init__(
-        self, tokens: TokenStore, authenticator: ClientAuthenticator, clock: Clock, issuer: str
+        self,
+        tokens: TokenStore,
+        authenticator: ClientAuthenticator,
+        clock: Clock,
+        issuer: str,
+        audiences: Audiences,
     ) -> None:
         self._tokens = tokens
         self._authenticator = authenticator
         self._clock = clock
         self._issuer = issuer
+        self._audiences = audiences
 
     async def __call__(self, request: OAuthRequest) -> OAuthResponse:
         await self._authenticator.admit(request)
@@ -41,7 +60,12 @@ class IntrospectionEndpoint:
         value = require(params, "token")
         token = await find_token(self._tokens, value)
         now = self._clock()
-        if token is None or not token.is_active(now) or token.consumed_at is not None:
+        if (
+            token is None
+            or not token.is_active(now)
+            or token.consumed_at is not None
+            or not _entitled(caller.client, token, self._audiences)
+        ):
             return _INACTIVE
         body: dict[str, Any] = {
             "active": True,
@@ -54,6 +78,11 @@ class IntrospectionEndpoint:
         if token.subject is not None:
             body["sub"] = token.subject
         if token.kind is TokenKind.ACCESS:
-            # RFC 7662 §2.2 token_type is an access token type (RFC 6749 §7.1).
             body["token_type"] = "Bearer"
+            body["aud"] = self._audiences.of(token)
+        else:
+            # §2.2 names token_type after RFC 6749 §7.1's access token types; a refresh
+            # token is marked all the same, so that its client, the one caller that may
+            # see it, cannot take it for an access token.
+            body["token_type"] = "refresh_token"
         return json_response(body)

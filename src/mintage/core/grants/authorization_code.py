@@ -4,6 +4,16 @@ The code is looked up, judged, and only then consumed, in one atomic store call
 (``consume_code``): of concurrent redemptions exactly one wins.  A code presented again
 after it was redeemed was copied; RFC 6749 §4.1.2 has the server deny the request and
 revoke the tokens issued from it, which is the code's token family.
+
+Only a replay that would otherwise have been a valid redemption revokes: by the client
+the code was issued to (authenticated), with the ``redirect_uri`` and the PKCE verifier
+bound to it.  Anyone who merely saw the code (in a log, a referrer, a browser history)
+gets ``invalid_grant`` and cannot make the server revoke the user's tokens (RFC 9700
+§4.5: the verifier is what proves a redemption comes from the party that asked).
+
+The first replay that revokes something is recorded (``code.replay_detected``); later
+replays of the same code find the family already revoked, are refused all the same and
+write nothing, so replaying a code cannot flood the audit table.
 """
 
 from __future__ import annotations
@@ -35,6 +45,19 @@ def _check_redirect_uri(code: AuthorizationCode, client: Client, given: str | No
         raise InvalidGrantError("redirect_uri does not match the authorization request")
 
 
+def _offers_refresh(client: Client, scopes: tuple[str, ...]) -> bool:
+    """Does the code's answer include a refresh token?
+
+    Plain OAuth: whenever the client has the ``refresh_token`` grant.  OpenID Connect
+    Core §11: a refresh token is offline access, so a sign-in (``openid``) gets one only
+    when ``offline_access`` was granted too, which the client must be registered with
+    (``scopes`` holds only what the client may have).
+    """
+    if "refresh_token" not in client.grant_types:
+        return False
+    return "openid" not in scopes or "offline_access" in scopes
+
+
 class AuthorizationCodeGrant:
     grant_type: ClassVar[str] = "authorization_code"
     #: public clients redeem codes with PKCE instead of a secret (RFC 7636 §1)
@@ -54,18 +77,19 @@ class AuthorizationCodeGrant:
         # learns nothing and the code is left untouched.
         if code is None or code.client_id != client.client.client_id:
             raise InvalidGrantError(_INVALID)
-        # A replay is detected before anything else is judged: even a replay with a
-        # wrong verifier means the code leaked, so its tokens must go (§4.1.2).
+        # The request is judged as a redemption before a replay is: only a replay that
+        # would otherwise have been valid revokes the code's tokens (§4.1.2).  A replay
+        # by whoever merely saw the code fails here and leaves them alone.
+        _check_redirect_uri(code, client.client, params.get("redirect_uri"))
+        verify(params.get("code_verifier"), code.code_challenge, code.code_challenge_method)
         if code.consumed_at is not None:
             await _revoke_on_replay(code, ctx, now, concurrent=False)
             raise InvalidGrantError(_INVALID)
         if code.expires_at <= now:
             raise InvalidGrantError(_INVALID)
-        _check_redirect_uri(code, client.client, params.get("redirect_uri"))
-        verify(params.get("code_verifier"), code.code_challenge, code.code_challenge_method)
         # A scope since withdrawn from the client is not granted (as on refresh).
         scopes = tuple(s for s in parse_scope(code.scope or None) if s in client.client.scopes)
-        refresh = "refresh_token" in client.client.grant_types
+        refresh = _offers_refresh(client.client, scopes)
         # Tokens are stored before the code is consumed, as in the refresh grant: if
         # the store fails in between, the code is still unspent and a retry works.
         response = await ctx.issuer.issue(
@@ -106,8 +130,16 @@ class AuthorizationCodeGrant:
 async def _revoke_on_replay(
     code: AuthorizationCode, ctx: GrantContext, now: int, *, concurrent: bool
 ) -> None:
-    """RFC 6749 §4.1.2: revoke the tokens issued from a replayed code, and say so."""
+    """RFC 6749 §4.1.2: revoke the tokens issued from a replayed code, and say so once.
+
+    ``revoke_family`` is one conditional write (``… WHERE revoked_at IS NULL``) in every
+    store, so of any number of replays, across workers and instances, only those that
+    found live tokens record an event: the first, and at most one per concurrent
+    redemption that raced it (each may have stored its own tokens first).
+    """
     revoked = await ctx.tokens.revoke_family(code.family_id, now)
+    if not revoked:
+        return
     await ctx.audit.record(
         AuditEventType.CODE_REPLAY_DETECTED,
         ctx.origin,

@@ -57,6 +57,8 @@ class RefreshTokenGrant:
         # A grant of no scope is stored as "", which is no scope, not an empty token.
         # A scope since withdrawn from the client does not survive a refresh.
         original = tuple(s for s in parse_scope(token.scope or None) if s in client.client.scopes)
+        # §6: a narrower scope narrows the new access token only.  The new refresh token
+        # keeps the grant's scope, so a later refresh without ``scope`` gets it all back.
         scopes = narrowed_scope(params.get("scope"), original)
         # Successors are stored before the parent is consumed: if the store fails
         # between the two writes, the parent is still unspent and the client's retry
@@ -70,6 +72,7 @@ class RefreshTokenGrant:
             scopes,
             subject=token.subject,
             refresh=True,
+            refresh_scopes=original,
             family_id=token.family_id,
             sign_in=sign_in,
         )
@@ -135,8 +138,15 @@ async def _consume(
 
 
 async def _revoke_on_reuse(token: Token, ctx: GrantContext, now: int, *, concurrent: bool) -> None:
-    """RFC 9700 §4.14.2: revoke the family of a reused refresh token, and say so."""
+    """RFC 9700 §4.14.2: revoke the family of a reused refresh token, and say so once.
+
+    Only a reuse that revoked something is recorded (see the code grant's
+    ``_revoke_on_replay``): replaying a rotated token again and again is refused every
+    time, but writes one event, not one per replay.
+    """
     revoked = await ctx.tokens.revoke_family(token.family_id, now)
+    if not revoked:
+        return
     await ctx.audit.record(
         AuditEventType.REFRESH_REUSE_DETECTED,
         ctx.origin,

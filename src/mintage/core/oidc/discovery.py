@@ -21,7 +21,8 @@ def openid_configuration(
     issuer = str(oauth_metadata["issuer"])
     doc = dict(oauth_metadata)
     scopes = set(doc.get("scopes_supported", ()) or ())  # type: ignore[call-overload]
-    scopes.update(("openid", *SCOPE_CLAIMS))
+    # offline_access: refresh tokens for sign-ins (Core §11, core/grants/authorization_code.py)
+    scopes.update(("openid", "offline_access", *SCOPE_CLAIMS))
     doc.update(
         {
             "userinfo_endpoint": f"{issuer}/userinfo",

@@ -37,20 +37,20 @@ class Statements:
     get_client: str = (
         "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
         " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce,"
-        " access_token_format, post_logout_redirect_uris"
+        " access_token_format, post_logout_redirect_uris, resources"
         " FROM clients WHERE client_id = $1"
     )
     list_clients: str = (
         "SELECT client_id, name, grant_types, scopes, redirect_uris, secret_digest,"
         " access_token_lifetime, refresh_token_lifetime, created_at, require_pkce,"
-        " access_token_format, post_logout_redirect_uris"
+        " access_token_format, post_logout_redirect_uris, resources"
         " FROM clients ORDER BY created_at, client_id"
     )
     save_client: str = (
         "INSERT INTO clients (client_id, name, grant_types, scopes, redirect_uris,"
         " secret_digest, access_token_lifetime, refresh_token_lifetime, created_at,"
-        " require_pkce, access_token_format, post_logout_redirect_uris)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " require_pkce, access_token_format, post_logout_redirect_uris, resources)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         " ON CONFLICT (client_id) DO UPDATE SET name = excluded.name,"
         " grant_types = excluded.grant_types, scopes = excluded.scopes,"
         " redirect_uris = excluded.redirect_uris, secret_digest = excluded.secret_digest,"
@@ -58,7 +58,8 @@ class Statements:
         " refresh_token_lifetime = excluded.refresh_token_lifetime,"
         " created_at = excluded.created_at, require_pkce = excluded.require_pkce,"
         " access_token_format = excluded.access_token_format,"
-        " post_logout_redirect_uris = excluded.post_logout_redirect_uris"
+        " post_logout_redirect_uris = excluded.post_logout_redirect_uris,"
+        " resources = excluded.resources"
     )
     delete_client_tokens: str = "DELETE FROM tokens WHERE client_id = $1"
     delete_client_codes: str = "DELETE FROM authorization_codes WHERE client_id = $1"

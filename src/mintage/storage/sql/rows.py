@@ -74,6 +74,7 @@ def client_from_row(row: Row) -> Client:
         require_pkce=bool(row[9]),
         access_token_format=row[10],
         post_logout_redirect_uris=_words(row[11]),
+        resources=_words(row[12]),
     )
 
 
@@ -91,6 +92,7 @@ def client_params(client: Client) -> tuple[Any, ...]:
         bool(client.require_pkce),
         client.access_token_format,
         " ".join(client.post_logout_redirect_uris),
+        " ".join(client.resources),
     )
 
 
