@@ -45,7 +45,13 @@ class Settings(BaseSettings):
     issuer: str | None = Field(
         None,
         description="Issuer URL (RFC 8414 §2). Defaults to http://127.0.0.1:<port>. "
-        "Must be https except on localhost.",
+        "Must be https except on loopback (127.0.0.0/8, [::1], localhost).",
+    )
+    allow_insecure_issuer: bool = Field(
+        False,
+        description="Development only: accept a plain http issuer on a host other than "
+        "loopback. Tokens and passwords then cross the network in clear, and the "
+        "sign-in cookies lose `Secure` and their `__Host-` prefix.",
     )
     host: str = Field("127.0.0.1", description="Address `mintage serve` listens on.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port `mintage serve` listens on.")
@@ -321,7 +327,13 @@ class Settings(BaseSettings):
                 raise ValueError("issuer must be an absolute http(s) URL")
             if parts.query or parts.fragment:
                 raise ValueError("issuer must not have a query or fragment (RFC 8414 §2)")
-            if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+            if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+                if not self.allow_insecure_issuer:
+                    raise ValueError(
+                        f"issuer {self.issuer} is plain http on a host other than loopback: "
+                        "use https (allow_insecure_issuer=true accepts it, for development "
+                        "only)"
+                    )
                 warnings.warn(
                     f"issuer {self.issuer} is plain http: use https outside development",
                     UserWarning,
@@ -398,7 +410,15 @@ class Settings(BaseSettings):
         return tuple(self.resource_scope.split()) if self.resource_scope else ()
 
 
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+def _is_loopback(hostname: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves
+    the machine, where plain http exposes nothing (RFC 8252 §8.3 reasons the same way)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_forwarded_allow_ips(value: str) -> None:
