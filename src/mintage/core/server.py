@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .audit import Auditor
-from .client_auth import SUPPORTED_METHODS, ClientAuthenticator, ClientAuthError
+from .client_auth import SUPPORTED_METHODS, ClientAuthenticator
 from .clock import Clock, system_clock
 from .consent import ConsentService
 from .credentials import SecretHasher
@@ -229,8 +229,6 @@ class AuthorizationServer:
         """Run an OAuth endpoint, mapping every failure to an RFC 6749 §5.2 error."""
         try:
             return await endpoint(request)
-        except ClientAuthError as exc:
-            return error_response(exc, basic_challenge=exc.basic)
         except OAuthError as exc:
             return error_response(exc)
         except StorageUnavailableError:
