@@ -52,7 +52,13 @@ class Settings(BaseSettings):
     issuer: str | None = Field(
         None,
         description="Issuer URL (RFC 8414 §2). Defaults to http://127.0.0.1:<port>. "
-        "Must be https except on localhost.",
+        "Must be https except on loopback (127.0.0.0/8, [::1], localhost).",
+    )
+    allow_insecure_issuer: bool = Field(
+        False,
+        description="Development only: accept a plain http issuer on a host other than "
+        "loopback. Tokens and passwords then cross the network in clear, and the "
+        "sign-in cookies lose `Secure` and their `__Host-` prefix.",
     )
     host: str = Field("127.0.0.1", description="Address `mintage serve` listens on.")
     port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port `mintage serve` listens on.")
@@ -264,8 +270,29 @@ class Settings(BaseSettings):
     )
     metrics_enabled: bool = Field(
         True,
-        description="Serve Prometheus metrics at `GET /metrics`. Keep that path off the "
-        "public internet (block it at the proxy); see docs/operations.md.",
+        description="Keep Prometheus metrics, served at `GET /metrics` where "
+        "`metrics_port` or `metrics_token` allows; with neither, nothing is kept and "
+        "`/metrics` answers 404 (it names clients). See docs/operations.md.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="`mintage serve`: serve `GET /metrics` on a listener of its own, on "
+        "this port at `metrics_host`, for Prometheus (every worker of `--workers N` "
+        "answers there). Unset: no such listener.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address of the metrics listener (`metrics_port`): loopback by "
+        "default; a private address to let Prometheus on another machine scrape it.",
+    )
+    metrics_token: str | None = Field(
+        None,
+        repr=False,
+        description="Bearer secret (≥ 32 characters) Prometheus presents "
+        "(`Authorization: Bearer …`, compared in constant time) to scrape `GET /metrics` "
+        "on the main port; when set, the metrics listener demands it too.",
     )
     otel_enabled: bool = Field(
         False,
@@ -334,7 +361,13 @@ class Settings(BaseSettings):
                 raise ValueError("issuer must be an absolute http(s) URL")
             if parts.query or parts.fragment:
                 raise ValueError("issuer must not have a query or fragment (RFC 8414 §2)")
-            if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+            if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+                if not self.allow_insecure_issuer:
+                    raise ValueError(
+                        f"issuer {self.issuer} is plain http on a host other than loopback: "
+                        "use https (allow_insecure_issuer=true accepts it, for development "
+                        "only)"
+                    )
                 warnings.warn(
                     f"issuer {self.issuer} is plain http: use https outside development",
                     UserWarning,
@@ -361,6 +394,12 @@ class Settings(BaseSettings):
                 )
         if self.access_token_lifetime > self.refresh_token_lifetime:
             raise ValueError("access_token_lifetime must not exceed refresh_token_lifetime")
+        if self.metrics_token is not None and len(self.metrics_token) < 32:
+            raise ValueError("metrics_token must be at least 32 characters")
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(f"metrics_port must differ from port ({self.port})")
+        if self.metrics_port is not None and not self.metrics_enabled:
+            raise ValueError("metrics_port is set but metrics_enabled is false")
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in _REDIS_SCHEMES:
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
         self._check_rate_limits()
@@ -394,11 +433,26 @@ class Settings(BaseSettings):
         return (self.issuer or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
+    def metrics_served(self) -> bool:
+        """Whether ``/metrics`` is served anywhere, so the metrics are worth keeping."""
+        return self.metrics_enabled and (
+            self.metrics_port is not None or self.metrics_token is not None
+        )
+
+    @property
     def resource_scopes(self) -> tuple[str, ...]:
         return tuple(self.resource_scope.split()) if self.resource_scope else ()
 
 
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+def _is_loopback(hostname: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves
+    the machine, where plain http exposes nothing (RFC 8252 §8.3 reasons the same way)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_forwarded_allow_ips(value: str) -> None:

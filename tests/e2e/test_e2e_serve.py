@@ -206,3 +206,28 @@ def test_bad_settings_exit_2_without_traceback(tmp_path: Path) -> None:
     result = mintage("serve", "--port", "70000", cwd=tmp_path)
     assert result.returncode == 2
     assert "port" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_on_a_listener_of_their_own(start: StartServer, workers: str) -> None:
+    """``--metrics-port``: /metrics on loopback at that port and nowhere else; the
+    listener answers nothing but /metrics.  With workers, each answers on it."""
+    metrics_port = free_port()
+    served = start("--workers", workers, "--metrics-port", str(metrics_port))
+    client_id, secret = demo_credentials(served)
+    listener = f"http://127.0.0.1:{metrics_port}"
+    assert served.process.wait_for_output(r"metrics on (\S+)/metrics").group(1) == listener
+    grant = {"grant_type": "client_credentials"}
+    issued = httpx.post(f"{served.url}/oauth/token", data=grant, auth=(client_id, secret))
+    assert issued.status_code == 200
+    for _ in range(int(workers) * 2):  # a new connection each time: any worker may answer
+        scraped = httpx.get(f"{listener}/metrics")
+        assert scraped.status_code == 200
+        assert "mintage_http_request_duration_seconds" in scraped.text
+    assert httpx.get(f"{served.url}/metrics").status_code == 404
+    assert (
+        httpx.post(f"{listener}/oauth/token", data=grant, auth=(client_id, secret)).status_code
+        == 404
+    )
+    assert httpx.get(f"{listener}/healthz").status_code == 404
+    assert_clean_exit(served, signal.SIGTERM)

@@ -1,5 +1,9 @@
 """GET /metrics: request counts and latency per route template, tokens issued per grant and
-client, errors per RFC error code, and prometheus_client's default registry."""
+client, errors per RFC error code, and prometheus_client's default registry.
+
+The metrics are scraped on the main port with the bearer secret (``metrics_token``);
+tests/http/test_metrics_access.py covers who else may read them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mintage.storage.sql.sqlite import SQLiteStorage
-from oauth_testkit import MakeServer, Server, basic
+from oauth_testkit import MakeServer, Server, basic, bearer
+
+METRICS_TOKEN = "metrics-secret-0123456789abcdef-0123"
+
+
+@pytest.fixture
+async def server(make_server: MakeServer) -> Server:
+    return await make_server(metrics_token=METRICS_TOKEN)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -27,7 +38,7 @@ def value(text: str, name: str, **labels: str) -> float:
 
 
 async def scrape(server: Server) -> str:
-    response = await server.http.get("/metrics")
+    response = await server.http.get("/metrics", headers=bearer(METRICS_TOKEN))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["cache-control"] == "no-store"
@@ -104,10 +115,11 @@ async def test_the_default_registry_is_included(server: Server) -> None:
 
 
 async def test_metrics_can_be_turned_off(make_server: MakeServer) -> None:
-    server = await make_server(metrics_enabled=False)
+    server = await make_server(metrics_enabled=False, metrics_token=METRICS_TOKEN)
     reg = await server.client()
     await server.client_credentials(reg)
-    assert (await server.http.get("/metrics")).status_code == 404
+    assert (await server.http.get("/metrics", headers=bearer(METRICS_TOKEN))).status_code == 404
+    assert server.app.state.mintage.metrics is None
 
 
 @pytest.fixture
@@ -118,7 +130,7 @@ def sqlite_store(tmp_path: object) -> Iterator[SQLiteStorage]:
 async def test_sqlite_store_reports_its_pending_writes(
     make_server: MakeServer, sqlite_store: SQLiteStorage
 ) -> None:
-    server = await make_server(storage=sqlite_store)
+    server = await make_server(storage=sqlite_store, metrics_token=METRICS_TOKEN)
     reg = await server.client()
     await server.client_credentials(reg)
     text = await scrape(server)

@@ -93,14 +93,15 @@ async def test_failed_basic_answers_401_with_a_challenge(server: Server, svc: Re
     assert server.tokens() == {}
 
 
-async def test_failed_post_auth_answers_401_without_basic_challenge(
+async def test_failed_post_auth_answers_401_with_the_basic_challenge(
     server: Server, svc: Registered
 ) -> None:
+    """RFC 9110 §15.5.2: a 401 carries a challenge even when Basic was not tried."""
     response = await server.token(
         {"grant_type": "client_credentials", "client_id": svc.client_id, "client_secret": "nope"}
     )
     assert_error(response, 401, "invalid_client")
-    assert "www-authenticate" not in response.headers
+    assert response.headers["www-authenticate"] == 'Basic realm="mintage", charset="UTF-8"'
 
 
 async def test_unknown_client(server: Server) -> None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from ..core.audit import Origin
 from ..core.errors import StorageUnavailableError
 from ..core.storage import Storage
-from ..secret_key import load_pepper
+from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
 from ..storage import open_storage
 
@@ -99,8 +99,13 @@ def load_settings(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 def pepper_for(settings: Settings) -> bytes:
-    """The server secret, or exit with the reason it is missing or unreadable."""
+    """The server secret, or exit with the reason it is missing, unreadable or short.
+
+    The key-encryption key is checked here too, so a short one ends the command with
+    that reason rather than with a traceback where the server is built.
+    """
     try:
+        load_key_encryption_key(settings)
         return load_pepper(settings)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None

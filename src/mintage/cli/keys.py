@@ -63,7 +63,8 @@ def key_record(key: SigningKey, now: int) -> dict[str, Any]:
 
 
 def _server(ctx: click.Context, store: Storage) -> AuthorizationServer:
-    return build_server(load_settings(ctx), store)
+    settings = load_settings(ctx)
+    return build_server(settings, store, pepper=pepper_for(settings))
 
 
 @click.group("keys")

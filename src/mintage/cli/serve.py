@@ -7,6 +7,11 @@ are printed once, with ready-made curl lines.
 With ``--workers N`` uvicorn starts N processes that each import
 :func:`app_factory`; command-line overrides reach them as ``MINTAGE_*`` variables.
 
+With ``--metrics-port`` (``MINTAGE_METRICS_PORT``) a second socket is bound before the
+workers start and served by each of them next to the main one; the app sends what
+comes in on it to ``/metrics`` alone (:mod:`mintage.web.metrics_access`).  Each worker
+keeps its own counters, so a scrape reads the worker that took the connection.
+
 Logs (Mintage's, uvicorn's, Alembic's) go to stderr as JSON lines by default
 (:func:`mintage.logs.configure_logging`); the banner and the demo client's credentials
 are for the person at the terminal and go to stdout as plain text.
@@ -15,6 +20,7 @@ are for the person at the terminal and go to stdout as plain text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -23,6 +29,8 @@ from typing import Any
 
 import click
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from .. import __version__
 from ..core.audit import Origin
@@ -33,7 +41,8 @@ from ..core.storage import Storage
 from ..logs import configure_logging
 from ..settings import Settings
 from ..web.app import create_app
-from ..web.asgi import HotPaths
+from ..web.asgi import App
+from ..web.metrics_access import with_metrics_listener
 from ..web.tracing import TracingUnavailableError, check_available
 from .context import (
     BadInputError,
@@ -48,11 +57,11 @@ from .context import (
 DEMO_CLIENT_NAME = "Demo client"
 
 
-def app_factory() -> HotPaths:
+def app_factory() -> App:
     """The app as each worker process builds it: settings from ``MINTAGE_*`` only."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    return with_metrics_listener(create_app(settings), settings)
 
 
 async def _prepare(
@@ -90,13 +99,19 @@ def print_demo_client(settings: Settings, client: Client, secret: str | None) ->
     click.echo(f"  curl -s -H 'Authorization: Bearer ACCESS_TOKEN' {base}/resource")
 
 
+def _address(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def _banner(settings: Settings, workers: int) -> str:
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
     plural = "" if workers == 1 else "s"
+    metrics = ""
+    if settings.metrics_port is not None:
+        metrics = f", metrics on {_address(settings.metrics_host, settings.metrics_port)}/metrics"
     return (
         f"Mintage {__version__}: issuer {settings.issuer_url}, listening on "
-        f"http://{host}:{settings.port} ({workers} worker{plural}, "
-        f"store {redact(settings.database_url)}); Ctrl-C stops it"
+        f"{_address(settings.host, settings.port)} ({workers} worker{plural}, "
+        f"store {redact(settings.database_url)}{metrics}); Ctrl-C stops it"
     )
 
 
@@ -138,11 +153,23 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     show_default=True,
     help="Worker processes (needs SQLite or PostgreSQL).",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    help="Serve GET /metrics on its own listener on this port "
+    "(MINTAGE_METRICS_PORT; at MINTAGE_METRICS_HOST, 127.0.0.1).",
+)
 @database_url_option
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    metrics_port: int | None,
+) -> None:
     """Serve Mintage over HTTP until Ctrl-C or SIGTERM."""
-    overrides = {"host": host, "port": port}
+    overrides = {"host": host, "port": port, "metrics_port": metrics_port}
     settings = load_settings(ctx, **{k: v for k, v in overrides.items() if v is not None})
     if workers > 1 and settings.database_url.startswith("memory:"):
         raise BadInputError("memory:// cannot be shared by several workers: use SQLite")
@@ -166,12 +193,38 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     common = uvicorn_options(settings)
     if workers == 1:
         # The opened store and its pepper, so memory:// keeps the demo client.
-        app = create_app(settings, storage=store, pepper=pepper)
-        uvicorn.run(app, **common)
+        app = with_metrics_listener(create_app(settings, storage=store, pepper=pepper), settings)
+        if settings.metrics_port is None:
+            uvicorn.run(app, **common)
+        else:
+            _run_with_metrics_listener(uvicorn.Config(app, **common), settings)
         return
     os.environ.update(
         MINTAGE_HOST=settings.host,
         MINTAGE_PORT=str(settings.port),
         MINTAGE_DATABASE_URL=settings.database_url,
     )
+    if settings.metrics_port is not None:
+        os.environ["MINTAGE_METRICS_PORT"] = str(settings.metrics_port)
+        config = uvicorn.Config(f"{__name__}:app_factory", factory=True, workers=workers, **common)
+        _run_with_metrics_listener(config, settings)
+        return
     uvicorn.run(f"{__name__}:app_factory", factory=True, workers=workers, **common)
+
+
+def _run_with_metrics_listener(config: uvicorn.Config, settings: Settings) -> None:
+    """What ``uvicorn.run`` does, with the metrics socket beside the main one."""
+    assert settings.metrics_port is not None
+    # Bound here, before any worker starts: a port in use stops the start-up at once.
+    metrics = uvicorn.Config(
+        config.app, host=settings.metrics_host, port=settings.metrics_port, log_config=None
+    )
+    sockets = [config.bind_socket(), metrics.bind_socket()]
+    if config.workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

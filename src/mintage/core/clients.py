@@ -16,6 +16,7 @@ from .clock import Clock, system_clock
 from .credentials import SecretHasher, new_id
 from .issuer import ACCESS_TOKEN_FORMATS
 from .models import Client
+from .redirect_uri import check_redirect_uri_scheme
 from .scope import parse_scope
 from .storage import AuditStore, ClientStore
 
@@ -38,7 +39,9 @@ def _auditor(clients: ClientStore, clock: Clock) -> Auditor | None:
 
 
 def validate_redirect_uri(uri: str) -> str:
-    """RFC 6749 §3.1.2: absolute, no fragment; plain http only for loopback hosts."""
+    """RFC 6749 §3.1.2: absolute, no fragment; plain http only for loopback hosts; none
+    of the schemes a browser would run or read locally (:func:`check_redirect_uri_scheme`)."""
+    check_redirect_uri_scheme(uri)
     parts = urlsplit(uri)
     if not parts.scheme or parts.fragment or "#" in uri:
         raise ValueError(f"redirect URI {uri!r} must be absolute and without a fragment")

@@ -47,8 +47,8 @@ class InvalidRequestError(OAuthError):
 class InvalidClientError(OAuthError):
     """RFC 6749 §5.2 ``invalid_client``: client authentication failed.
 
-    401 with ``WWW-Authenticate`` when the client tried HTTP Basic (RFC 7617 requires the
-    realm); 401 otherwise too, as most clients expect, without the challenge header.
+    401 with a ``WWW-Authenticate: Basic`` challenge whichever method the client tried
+    (RFC 9110 §15.5.2: every 401 carries one; :func:`mintage.core.http.error_response`).
     """
 
     error = "invalid_client"

@@ -61,10 +61,20 @@ def json_response(
     return OAuthResponse(status, orjson.dumps(payload), headers)
 
 
-def error_response(exc: OAuthError, *, basic_challenge: bool = False) -> OAuthResponse:
-    """RFC 6749 §5.2 error body; adds the Basic challenge RFC 7617 §2 requires."""
+#: The challenge of a failed client authentication (RFC 6749 §5.2, RFC 7617 §2).
+CLIENT_CHALLENGE = 'Basic realm="mintage", charset="UTF-8"'
+
+
+def error_response(exc: OAuthError) -> OAuthResponse:
+    """RFC 6749 §5.2 error body.
+
+    RFC 9110 §15.5.2: every 401 carries a challenge.  ``invalid_client`` gets the Basic
+    one whichever way the client tried (Basic, the body, nothing at all): Basic is the
+    method every client must be able to use (RFC 6749 §2.3.1).  The bearer endpoints add
+    theirs (RFC 6750 §3; ``AuthorizationServer.handle_resource``).
+    """
     headers = list(NO_STORE)
-    if isinstance(exc, InvalidClientError) and basic_challenge:
-        headers.append(("www-authenticate", 'Basic realm="mintage", charset="UTF-8"'))
+    if isinstance(exc, InvalidClientError):
+        headers.append(("www-authenticate", CLIENT_CHALLENGE))
     headers.extend((k.lower(), v) for k, v in exc.headers.items())
     return OAuthResponse(exc.status_code, orjson.dumps(exc.body()), tuple(headers), exc.error)

@@ -9,9 +9,35 @@ loopback interface (RFC 8252 §8.3).
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]"})
+
+#: Schemes a browser does not send a request for but runs (``javascript:``,
+#: ``vbscript:``), renders from the URI itself (``data:``) or reads from the local disk
+#: (``file:``): as a redirect URI each would hand the code or the page to an attacker's
+#: script (RFC 6749 §10.14, code injection).  Native apps keep their private-use
+#: schemes (RFC 8252 §7.1), so this is a list of refusals, not of permissions.
+FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
+#: C0 controls, space, DEL and C1 controls: never in a URI (RFC 3986 §2), and browsers
+#: strip or skip some of them, so ``"\x01javascript:"`` would still run as script.
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def check_redirect_uri_scheme(uri: str) -> None:
+    """Refuse, with the reason, a redirect URI a browser would not simply navigate to.
+
+    The scheme is compared case-insensitively (RFC 3986 §3.1), after the stray
+    whitespace and control characters that would hide it have been refused.
+    """
+    if _CONTROL_OR_SPACE.search(uri):
+        raise ValueError(f"redirect URI {uri!r} contains whitespace or control characters")
+    scheme, colon, _ = uri.partition(":")
+    if colon and scheme.lower() in FORBIDDEN_SCHEMES:
+        raise ValueError(
+            f"redirect URI {uri!r}: the {scheme.lower()}: scheme is never a redirect target"
+        )
 
 
 def _loopback_parts(uri: str) -> SplitResult | None:

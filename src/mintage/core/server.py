@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .audience import Audiences
 from .audit import Auditor
-from .client_auth import SUPPORTED_METHODS, ClientAuthenticator, ClientAuthError
+from .client_auth import SUPPORTED_METHODS, ClientAuthenticator
 from .client_throttle import ClientThrottle
 from .clock import Clock, system_clock
 from .consent import ConsentService
@@ -233,8 +233,6 @@ class AuthorizationServer:
         """Run an OAuth endpoint, mapping every failure to an RFC 6749 §5.2 error."""
         try:
             return await endpoint(request)
-        except ClientAuthError as exc:
-            return error_response(exc, basic_challenge=exc.basic)
         except OAuthError as exc:
             return error_response(exc)
         except StorageUnavailableError:

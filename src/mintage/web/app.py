@@ -34,6 +34,7 @@ from .asgi import EngineEndpoint, HotPaths, Run
 from .cors import CorsEndpoint
 from .instrument import ObservedApp
 from .metrics import Metrics
+from .metrics_access import metrics_route
 from .routes import page_routes
 
 log = logging.getLogger("mintage")
@@ -54,6 +55,8 @@ class MintageApp:
         self.server = server
         #: the rate limiter, closed on shutdown (``None``: rate limits are off)
         self.limiter = limiter
+        #: the app's metrics, when they are served (set by :func:`create_app`)
+        self.metrics: Metrics | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self._rotation_task: asyncio.Task[None] | None = None
 
@@ -253,7 +256,8 @@ def create_app(
     storage = storage if storage is not None else open_storage(settings.database_url)
     pepper = pepper if pepper is not None else load_pepper(settings)
     limiter = rate_limiter(settings, clock)
-    metrics = Metrics(getattr(storage, "pool_stats", None)) if settings.metrics_enabled else None
+    # Kept only where /metrics is served (web/metrics_access.py): else it is pure cost.
+    metrics = Metrics(getattr(storage, "pool_stats", None)) if settings.metrics_served else None
     observer = metrics if metrics is not None else NO_OBSERVER
     server = build_server(
         settings,
@@ -264,6 +268,7 @@ def create_app(
         observer=observer,
     )
     web = MintageApp(settings, storage, server, limiter)
+    web.metrics = metrics
     limit = settings.max_body_bytes
 
     #: the routes that answer cross-origin requests, and for which origins (None: any)
@@ -302,8 +307,7 @@ def create_app(
         Route("/readyz", web.readyz, methods=["GET"]),
         *page_routes(server, pepper, limit),
     ]
-    if metrics is not None:
-        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    routes.extend(metrics_route(metrics, settings))
     app = Starlette(
         routes=routes,
         lifespan=web.lifespan,

@@ -21,6 +21,9 @@ from .pages import LOGIN_PATH, Browser, Visitor, guarded
 LOGIN = "login"
 LOGOUT = "logout"
 FAILED = "Incorrect username or password."
+#: RFC 9110 §15.5.2: a 401 names how to authenticate.  The way is this page's form; no
+#: scheme is registered for that, and one no browser knows opens no password dialog.
+FORM_CHALLENGE = 'Form realm="mintage"'
 
 
 def _minutes(seconds: int) -> str:
@@ -125,7 +128,14 @@ async def login_post(b: Browser, request: Request) -> Response:
         )
     except LoginFailed:
         return await login_page(
-            b, request, visitor, return_to, username=username, error=FAILED, status=401
+            b,
+            request,
+            visitor,
+            return_to,
+            username=username,
+            error=FAILED,
+            status=401,
+            headers={"www-authenticate": FORM_CHALLENGE},
         )
     if visitor.session_cookie:
         await b.services.sessions.end(visitor.session_cookie)

@@ -1,5 +1,8 @@
 """Prometheus metrics: requests, latency, tokens issued, errors, database pool (``GET /metrics``).
 
+Who may read them (a listener of their own, a bearer secret) is
+:mod:`mintage.web.metrics_access`.
+
 Every metric of one app lives in that app's own registry, so several apps in one process
 (tests, an embedder mounting two) never collide; ``/metrics`` also renders
 prometheus_client's default registry, where other modules register theirs
@@ -205,7 +208,7 @@ class Metrics(EngineObserver):
         )
 
     async def endpoint(self, request: Request) -> Response:
-        """``GET /metrics``; operators keep it off the public internet (docs/operations.md)."""
+        """``GET /metrics``, behind :mod:`mintage.web.metrics_access` (never public)."""
         return Response(
             self.render(),
             headers={"cache-control": "no-store"},
