@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from mintage.core.client_auth import ClientAuthenticator, ClientAuthError
+from mintage.core.client_auth import ClientAuthenticator
 from mintage.core.clock import FrozenClock
-from mintage.core.errors import InvalidRequestError
+from mintage.core.errors import InvalidClientError, InvalidRequestError
 from mintage.core.http import OAuthRequest
 from mintage.core.server import AuthorizationServer
 from mintage.storage.memory import MemoryStorage
@@ -76,9 +76,8 @@ async def test_basic_with_matching_body_client_id(
 async def test_basic_with_other_body_client_id(
     auth: ClientAuthenticator, confidential: Registered
 ) -> None:
-    with pytest.raises(ClientAuthError) as info:
+    with pytest.raises(InvalidClientError):
         await auth.authenticate(_request(confidential.basic), {"client_id": "someone-else"})
-    assert info.value.basic
 
 
 async def test_client_secret_post(auth: ClientAuthenticator, confidential: Registered) -> None:
@@ -91,7 +90,7 @@ async def test_two_methods_at_once_is_invalid_request(
 ) -> None:
     with pytest.raises(InvalidRequestError) as info:
         await auth.authenticate(_request(confidential.basic), confidential.post)
-    assert not isinstance(info.value, ClientAuthError)
+    assert not isinstance(info.value, InvalidClientError)
 
 
 async def test_public_client_identifies_with_client_id(
@@ -104,17 +103,16 @@ async def test_public_client_identifies_with_client_id(
 async def test_confidential_client_cannot_skip_its_secret(
     auth: ClientAuthenticator, confidential: Registered
 ) -> None:
-    with pytest.raises(ClientAuthError) as info:
+    with pytest.raises(InvalidClientError):
         await auth.authenticate(_request(), {"client_id": confidential.client_id})
-    assert not info.value.basic
 
 
 async def test_public_client_cannot_present_a_secret(
     auth: ClientAuthenticator, public: Registered
 ) -> None:
-    with pytest.raises(ClientAuthError):
+    with pytest.raises(InvalidClientError):
         await auth.authenticate(_request(), {"client_id": public.client_id, "client_secret": ""})
-    with pytest.raises(ClientAuthError):
+    with pytest.raises(InvalidClientError):
         await auth.authenticate(_request(basic(public.client_id, "x")), {})
 
 
@@ -141,23 +139,20 @@ async def test_failures_are_invalid_client(
     params: dict[str, str],
     via_basic: bool,
 ) -> None:
-    with pytest.raises(ClientAuthError) as info:
+    with pytest.raises(InvalidClientError) as info:
         await auth.authenticate(_request(headers), params)
     assert info.value.error == "invalid_client"
     assert info.value.status_code == 401
-    assert info.value.basic is via_basic
 
 
 async def test_wrong_secret(auth: ClientAuthenticator, confidential: Registered) -> None:
     assert confidential.secret is not None
     wrong = confidential.secret[:-1] + ("A" if confidential.secret[-1] != "A" else "B")
-    with pytest.raises(ClientAuthError) as basic_info:
+    with pytest.raises(InvalidClientError):
         await auth.authenticate(_request(basic(confidential.client_id, wrong)), {})
-    assert basic_info.value.basic
-    with pytest.raises(ClientAuthError) as post_info:
+    with pytest.raises(InvalidClientError):
         params = {"client_id": confidential.client_id, "client_secret": wrong}
         await auth.authenticate(_request(), params)
-    assert not post_info.value.basic
 
 
 def test_presented(auth: ClientAuthenticator) -> None:

@@ -40,23 +40,15 @@ class AuthenticatedClient:
     method: Method
 
 
-class ClientAuthError(InvalidClientError):
-    """``invalid_client``; remembers whether HTTP Basic was tried (for the challenge)."""
-
-    def __init__(self, description: str, *, basic: bool) -> None:
-        super().__init__(description)
-        self.basic = basic
-
-
 def _parse_basic(header: str) -> tuple[str, str]:
     _, _, encoded = header.partition(" ")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ClientAuthError("malformed Basic credentials", basic=True) from None
+        raise InvalidClientError("malformed Basic credentials") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id:
-        raise ClientAuthError("malformed Basic credentials", basic=True)
+        raise InvalidClientError("malformed Basic credentials")
     # RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
     return unquote_plus(client_id), unquote_plus(secret)
 
@@ -108,19 +100,19 @@ class ClientAuthenticator:
                 raise InvalidRequestError("use one client authentication method, not two")
             client_id, secret = _parse_basic(authorization)
             if body_id is not None and body_id != client_id:
-                raise ClientAuthError("client_id does not match the credentials", basic=True)
+                raise InvalidClientError("client_id does not match the credentials")
             return await self._verify(request, client_id, secret, "client_secret_basic", basic=True)
         if authorization is not None:
-            raise ClientAuthError("unsupported Authorization scheme; use Basic", basic=True)
+            raise InvalidClientError("unsupported Authorization scheme; use Basic")
         if not body_id:
-            raise ClientAuthError("client authentication is required", basic=True)
+            raise InvalidClientError("client authentication is required")
         if body_secret is not None:
             return await self._verify(
                 request, body_id, body_secret, "client_secret_post", basic=False
             )
         client = await self._clients.get_client(body_id)
         if client is None or not client.is_public:
-            raise ClientAuthError("client authentication failed", basic=False)
+            raise InvalidClientError("client authentication failed")
         return AuthenticatedClient(client, "none")
 
     async def _verify(
@@ -135,5 +127,5 @@ class ClientAuthenticator:
         if client is None or digest is None or not ok:
             if throttle.enabled:
                 await throttle.auth_failed(request.client_ip, client_id)
-            raise ClientAuthError("client authentication failed", basic=basic)
+            raise InvalidClientError("client authentication failed")
         return AuthenticatedClient(client, method)
