@@ -162,8 +162,8 @@ async def test_a_full_password_pool_answers_503_on_the_page_and_the_token_endpoi
 
 async def test_two_workers_answer_known_and_unknown_usernames_alike(
     make_server: MakeServer,
-    sqlite_url: str,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    sqlite_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two apps over one SQLite file, as two workers: failures of ``alice`` (who exists)
     and ``nobody`` (who does not), alternating between them, count in the shared table
