@@ -32,6 +32,20 @@ async def from_ip(server: Server, ip: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Records the hash every Argon2 verification is given (None: the dummy)."""
+    calls: list[str | None] = []
+    real = passwords.check_password
+
+    def spy(password_hash: str | None, password: str) -> bool:
+        calls.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(passwords, "check_password", spy)
+    return calls
+
+
 async def sign_in(
     http: httpx.AsyncClient, username: str = "alice", password: str = PASSWORD
 ) -> httpx.Response:
@@ -61,7 +75,7 @@ async def test_two_hundred_people_behind_one_address_all_sign_in(make_server: Ma
 
 
 async def test_the_31st_wrong_password_from_one_address_is_refused(
-    make_server: MakeServer,
+    make_server: MakeServer, verified: list[str | None]
 ) -> None:
     server = await make_server(rate_limits_enabled=True)
     await server.user()
@@ -75,6 +89,8 @@ async def test_the_31st_wrong_password_from_one_address_is_refused(
         assert "Too many sign-in attempts" in refused.text
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert (await sign_in(http)).status_code == 429  # the address, whatever it tries
+        # refused for the source, before any password is checked: no Argon2 spent
+        assert len(verified) == 30
     async with from_ip(server, OWNER) as http:
         assert (await sign_in(http)).status_code == 303
     server.clock.advance(60)
@@ -163,21 +179,13 @@ async def test_a_full_password_pool_answers_503_on_the_page_and_the_token_endpoi
 async def test_two_workers_answer_known_and_unknown_usernames_alike(
     make_server: MakeServer,
     sqlite_url: str,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    verified: list[str | None],
 ) -> None:
     """Two apps over one SQLite file, as two workers: failures of ``alice`` (who exists)
     and ``nobody`` (who does not), alternating between them, count in the shared table
     and answer alike; every attempt, locked or not, runs one Argon2 verification."""
     workers = [await make_server(storage=SQLiteStorage(sqlite_url)) for _ in range(2)]
     alice = await add_user(workers[0].storage, "alice")
-    verified: list[str | None] = []
-    real = passwords.check_password
-
-    def spy(password_hash: str | None, password: str) -> bool:
-        verified.append(password_hash)
-        return real(password_hash, password)
-
-    monkeypatch.setattr(passwords, "check_password", spy)
 
     seen: dict[str, list[tuple[int, str | None]]] = {}
     for name in ("alice", "nobody"):
