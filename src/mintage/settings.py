@@ -225,9 +225,27 @@ class Settings(BaseSettings):
     revocation_rate_limit_per_client: str = _limit(
         "20/second", "`POST /oauth/revoke` per authenticated client id"
     )
-    login_rate_limit_per_ip: str = _limit("30/minute", "sign-in attempts per address")
+    login_rate_limit_per_ip: str = _limit(
+        "30/minute",
+        "failed sign-ins per address (successful ones are not counted); past it the "
+        "address is refused until the window ends",
+    )
     login_rate_limit_per_username: str = _limit(
-        "10/minute", "sign-in attempts per username (on top of the lock-out)"
+        "10/minute",
+        "failed sign-ins per username, from any address (on top of the lock-out)",
+    )
+    password_verify_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads that verify passwords (Argon2id: tens of ms and 64 MiB each "
+        "while running), apart from the default thread pool; 0: one per CPU, at most 8.",
+    )
+    password_verify_queue: int = Field(
+        32,
+        ge=0,
+        description="Password verifications that may wait for one of those threads; past "
+        "it a sign-in answers 503 with `Retry-After` (login page and password grant).",
     )
     failed_auth_rate_limit_per_ip_client: str = _limit(
         "30/minute",

@@ -15,10 +15,12 @@ from mintage.core.clock import FrozenClock
 from mintage.core.errors import StorageUnavailableError
 from mintage.core.login import LOCK_THRESHOLD, LoginFailed, LoginLocked, LoginService
 from mintage.core.models import AuditEvent
+from mintage.core.passwords import PasswordVerifier
 from mintage.storage.memory import MemoryStorage
 from oauth_testkit import add_user
 
 ROOT = Path(__file__).resolve().parents[2]
+KEY = b"sign-in failure key for the tests"
 
 
 class Failing(MemoryStorage):
@@ -86,7 +88,9 @@ async def test_record_lets_a_bug_surface() -> None:
 async def test_unknown_usernames_lock_without_a_subject() -> None:
     store = MemoryStorage()
     clock = FrozenClock()
-    login = LoginService(store, store, clock, audit=Auditor(store, clock))
+    login = LoginService(
+        store, store, clock, key=KEY, verifier=PasswordVerifier(), audit=Auditor(store, clock)
+    )
     origin = Origin("203.0.113.5")
     for _ in range(LOCK_THRESHOLD):
         with pytest.raises(LoginFailed):
@@ -101,7 +105,7 @@ async def test_unknown_usernames_lock_without_a_subject() -> None:
 
 async def test_sign_in_without_an_auditor_records_nothing() -> None:
     store = MemoryStorage()
-    login = LoginService(store, store, FrozenClock())
+    login = LoginService(store, store, FrozenClock(), key=KEY, verifier=PasswordVerifier())
     await add_user(store)
     with pytest.raises(LoginFailed):
         await login.authenticate("alice", "wrong")

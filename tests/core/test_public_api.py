@@ -22,6 +22,7 @@ EXPECTED = {
     "ConsentStore",
     "SessionStore",
     "LoginAttemptStore",
+    "LoginFailures",
     "SubjectTokenStore",
     "AuthorizationServer",
     "Client",

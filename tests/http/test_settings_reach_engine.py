@@ -26,6 +26,8 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         key_publish_lead=5,
         refresh_grace_seconds=5,
         audit_token_issued=True,
+        password_verify_threads=3,
+        password_verify_queue=7,
     )
     config = server_config(settings)
     assert config == ServerConfig(
@@ -44,6 +46,8 @@ def test_every_server_config_field_comes_from_the_settings() -> None:
         key_publish_lead=5,
         refresh_grace_seconds=5,
         audit_token_issued=True,
+        password_threads=3,
+        password_queue=7,
     )
     defaults = ServerConfig(issuer="x")
     # Every field but the issuer and the realm differs from its default, so none of

@@ -1,5 +1,6 @@
-"""The storage contract of sign-in (codes, consents, sessions, lock-out, revocation by
-subject, purge), run against memory, SQLite and PostgreSQL.
+"""The storage contract of sign-in (codes, consents, sessions, revocation by subject,
+purge), run against memory, SQLite and PostgreSQL; the lock-out has
+``test_contract_login_failures.py``.
 
 As ``test_contract.py``: every store must pass every test here unchanged.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from storage_records import NOW, client, code, consent, session, token, user
+from storage_records import NOW, client, code, consent, session, token
 
 from mintage.core.models import AuthorizationCode, Client, TokenKind
 from mintage.core.storage import (
@@ -49,16 +50,6 @@ async def test_client_require_pkce_defaults_to_true(store: Storage) -> None:
     await store.save_client(Client(client_id="c", name="", grant_types=(), scopes=()))
     loaded = await store.get_client("c")
     assert loaded is not None and loaded.require_pkce is True
-
-
-async def test_user_lock_out_fields_round_trip(store: Storage) -> None:
-    locked = user(failed_logins=7, locked_until=NOW + 30)
-    await store.save_user(locked)
-    assert await store.get_user("user-1") == locked
-    assert await store.get_user_by_username("alice") == locked
-    cleared = user(failed_logins=0, locked_until=None)
-    await store.save_user(cleared)
-    assert await store.get_user("user-1") == cleared
 
 
 # authorization codes --------------------------------------------------------------------
@@ -202,39 +193,6 @@ async def test_expired_session_is_still_returned(store: Storage) -> None:
 async def test_unknown_session_is_none(store: Storage) -> None:
     assert await store.get_session("nope") is None
     assert await store.delete_session("nope") is False
-
-
-# sign-in lock-out -----------------------------------------------------------------------
-
-
-async def test_login_failures_count_lock_and_clear(store: Storage) -> None:
-    await store.save_user(user())
-    await store.save_user(user("user-2", username="bob"))
-    assert await store.note_login_failure("user-1") == 1
-    assert await store.note_login_failure("user-1") == 2
-    await store.lock_user("user-1", NOW + 30)
-    assert await store.get_user("user-1") == user(failed_logins=2, locked_until=NOW + 30)
-    assert await store.get_user_by_username("alice") == user(failed_logins=2, locked_until=NOW + 30)
-    assert await store.get_user("user-2") == user("user-2", username="bob")
-    await store.clear_login_failures("user-1")
-    assert await store.get_user("user-1") == user()
-    assert await store.note_login_failure("user-1") == 1
-
-
-async def test_fifty_concurrent_login_failures_are_all_counted(store: Storage) -> None:
-    """RFC 6749 §10.10: concurrent guesses must not slip under the lock-out threshold."""
-    await store.save_user(user())
-    counts = await asyncio.gather(*(store.note_login_failure("user-1") for _ in range(50)))
-    assert sorted(counts) == list(range(1, 51))
-    loaded = await store.get_user("user-1")
-    assert loaded is not None and loaded.failed_logins == 50
-
-
-async def test_lock_out_of_an_unknown_user_does_nothing(store: Storage) -> None:
-    assert await store.note_login_failure("nobody") == 0
-    await store.lock_user("nobody", NOW)
-    await store.clear_login_failures("nobody")
-    assert await store.get_user("nobody") is None
 
 
 # revocation by subject ------------------------------------------------------------------

@@ -205,13 +205,11 @@ async def _check_upgraded_data(store: Storage) -> None:
             password_hash="$argon2id$hash",
             created_at=1001,
             claims={"name": "Ålice"},
-            failed_logins=0,
-            locked_until=None,
         )
         old = await store.get_token("t1")
         assert old is not None and old.subject == "u1" and old.revoked_at is None
         # and the new tables and columns work on the upgraded database
-        assert await store.note_login_failure("u1") == 1
+        assert await store.note_login_failure("a:key", 2000, 3000) == 1
         assert await store.revoke_for_subject("c1", "u1", 2000) == 1
         assert await store.list_consents("u1") == []
     finally:

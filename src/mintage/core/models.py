@@ -88,8 +88,21 @@ class User:
     password_hash: str
     created_at: int = 0
     claims: dict[str, str] = field(default_factory=dict)
-    #: consecutive failed sign-ins, and the lock-out they caused (RFC 6749 §10.10)
-    failed_logins: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    """Failed sign-ins counted under one key, and the lock-out they caused (RFC 6749
+    §10.10); see ``core/login.py`` for the keys (a source, or a username).
+
+    ``failures`` counts from the first failure after the row last expired; the row
+    expires at ``expires_at`` (a fixed window, lengthened only to outlive its lock),
+    after which it counts as absent and the background purge deletes it.
+    """
+
+    key: str
+    failures: int
+    expires_at: int
     locked_until: int | None = None
 
 

@@ -1,19 +1,35 @@
-"""Human passwords: Argon2id (RFC 9106), hashed off the event loop.
+"""Human passwords: Argon2id (RFC 9106), verified on a bounded pool of threads.
 
-A hash costs tens of milliseconds by design, so it runs in a worker thread.  Unknown
-users are checked against a dummy hash so a failed login takes the same time whether or
-not the user exists.
+A verification costs tens of milliseconds and, with the library's parameters (RFC 9106
+§4, the low-memory profile), 64 MiB while it runs, by design.  So it runs off the event
+loop, on a pool of its own (:class:`PasswordVerifier`): a few threads, and a bounded
+number of verifications waiting for one.  Past that, sign-ins are refused at once with
+503 ``temporarily_unavailable`` and ``Retry-After`` (RFC 6749 §5.2, RFC 9110 §10.2.3)
+instead of queueing without end: a flood of sign-ins can neither exhaust memory nor
+take the default thread pool that other work (DNS lookups, file I/O) shares.
+
+Unknown users are checked against a dummy hash, so a failed sign-in takes the same work
+whether or not the user exists.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .errors import TemporarilyUnavailableError
+
 _hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, RFC 9106 low-memory profile
+
+#: threads of a pool configured with 0: one per CPU, at most this many (64 MiB each)
+MAX_DEFAULT_THREADS = 8
+#: seconds a sign-in refused because the pool is full is told to wait
+BUSY_RETRY_AFTER = 5
 
 
 @functools.cache
@@ -26,7 +42,9 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _verify(password_hash: str | None, password: str) -> bool:
+def check_password(password_hash: str | None, password: str) -> bool:
+    """The Argon2 verification itself (blocking); ``password_hash=None`` means "no such
+    user": the dummy hash is verified instead, and the answer is ``False``."""
     try:
         return (
             _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
@@ -35,6 +53,54 @@ def _verify(password_hash: str | None, password: str) -> bool:
         return False
 
 
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-work verification; ``password_hash=None`` means "no such user"."""
-    return await asyncio.to_thread(_verify, password_hash, password)
+def default_threads() -> int:
+    """The pool size that ``threads=0`` stands for."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_THREADS))
+
+
+class PasswordVerifier:
+    """Verifies passwords on ``threads`` threads of its own; at most ``queue`` more
+    verifications wait for a thread, and any beyond raise
+    :class:`~mintage.core.errors.TemporarilyUnavailableError` (503, ``Retry-After``).
+
+    The pool is made on first use and :meth:`close` ends it (a later use makes a new
+    one), so a server that is never signed in to starts no thread.
+    """
+
+    __slots__ = ("_executor", "_pending", "capacity", "threads")
+
+    def __init__(self, threads: int = 0, queue: int = 32) -> None:
+        self.threads = threads or default_threads()
+        #: verifications running or waiting, at most
+        self.capacity = self.threads + queue
+        self._pending = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def pending(self) -> int:
+        """Verifications running or waiting for a thread now."""
+        return self._pending
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Constant-work verification (:func:`check_password`) on the pool."""
+        if self._pending >= self.capacity:
+            raise TemporarilyUnavailableError(
+                "too many sign-ins in progress", retry_after=BUSY_RETRY_AFTER
+            )
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="mintage-argon2")
+        self._pending += 1
+        try:
+            # check_password is looked up at each call, so a test can count the calls.
+            # A caller cancelled while waiting cancels its queued verification too.
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, check_password, password_hash, password
+            )
+        finally:
+            self._pending -= 1
+
+    def close(self) -> None:
+        """End the pool's threads once their current verification is done."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)

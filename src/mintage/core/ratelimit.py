@@ -5,9 +5,9 @@ RFC 6749 §10.10 asks the server to stop the guessing of credentials, and RFC 97
 answer, 429 with ``Retry-After``.  The engine decides *what* is counted (requests per
 address, failed client authentications and requests per authenticated client at the
 token, introspection and revocation endpoints: :mod:`mintage.core.client_throttle`;
-sign-ins per address and per username); *how* it is counted (windows, Redis or process
-memory) is a :class:`RateLimiter` built outside core (``mintage.ratelimits``), so core
-imports no limiter library.
+failed sign-ins per address and per username: :mod:`mintage.core.login_throttle`);
+*how* it is counted (windows, Redis or process memory) is a :class:`RateLimiter` built
+outside core (``mintage.ratelimits``), so core imports no limiter library.
 """
 
 from __future__ import annotations
@@ -146,43 +146,3 @@ def refusal(limiter: RateLimiter, bucket: Bucket, retry_after: int) -> TooManyRe
     """The 429 for a request refused by ``bucket``, told to the metrics."""
     limiter.rejected(bucket)
     return TooManyRequestsError(_REFUSED[bucket.limit], retry_after=retry_after)
-
-
-class Throttle:
-    """The limits of sign-in, raising :class:`TooManyRequestsError` (429).
-
-    Requests are counted per address and per the username they claim, before anything
-    is verified.  (Client authentication has its own: ``ClientThrottle``.)
-    """
-
-    __slots__ = ("_per_ip", "_per_who", "enabled", "limiter")
-
-    def __init__(self, limiter: RateLimiter, endpoint: str) -> None:
-        self.limiter = limiter
-        #: ``False`` for :class:`NoRateLimits`: callers skip even computing the keys
-        self.enabled = not isinstance(limiter, NoRateLimits)
-        self._per_ip = per_ip(endpoint)
-        self._per_who = LOGIN_PER_USERNAME if endpoint == LOGIN else per_client(endpoint)
-
-    def _refuse(self, bucket: Bucket, retry_after: int) -> TooManyRequestsError:
-        return refusal(self.limiter, bucket, retry_after)
-
-    async def admit(self, client_ip: str | None, who: str | None) -> None:
-        """Count a request against its address and the identity it claims.
-
-        An unknown address (a Unix socket without forwarded headers) is not counted:
-        lumping every such request under one key would make the limit a global one.
-        """
-        ip = address_key(client_ip)
-        if ip is not None:
-            retry_after = await self.limiter.hit(self._per_ip, ip)
-            if retry_after is not None:
-                raise self._refuse(self._per_ip, retry_after)
-        if who:
-            retry_after = await self.limiter.hit(self._per_who, value_key(who))
-            if retry_after is not None:
-                raise self._refuse(self._per_who, retry_after)
-
-
-#: the throttle of an engine without limits
-NO_THROTTLE = Throttle(NO_RATE_LIMITS, TOKEN)

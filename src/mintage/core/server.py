@@ -34,18 +34,18 @@ from .issuer import Lifetimes, TokenIssuer
 from .jwt_tokens import JWTSigner
 from .keyring import KeyRing
 from .login import LoginService
+from .login_throttle import LoginThrottle
 from .observe import NO_OBSERVER, EngineObserver
 from .oidc.discovery import JWKSEndpoint, openid_configuration
 from .oidc.logout import EndSessionEndpoint
 from .oidc.userinfo import UserinfoEndpoint
+from .passwords import PasswordVerifier
 from .ratelimit import (
     INTROSPECTION,
-    LOGIN,
     NO_RATE_LIMITS,
     REVOCATION,
     TOKEN,
     RateLimiter,
-    Throttle,
 )
 from .sealing import Sealer, derive_key
 from .sessions import SessionService
@@ -62,6 +62,8 @@ GRANTS: tuple[type[Grant], ...] = (
 
 #: HKDF purpose of the key that seals signing keys (see :mod:`.sealing`)
 SIGNING_KEY_SEALING = "mintage signing-key sealing"
+#: HKDF purpose of the key of the sign-in failure digests (see :mod:`.login`)
+LOGIN_FAILURE_KEYS = "mintage sign-in failure keys"
 
 Handler = Callable[[OAuthRequest], Awaitable[OAuthResponse]]
 
@@ -94,6 +96,10 @@ class ServerConfig:
     refresh_grace_seconds: int = 0
     #: record ``token.issued`` and ``token.refreshed`` (the hot-path audit events)
     audit_token_issued: bool = False
+    #: threads that verify passwords (0: one per CPU, see :mod:`.passwords`), and the
+    #: verifications that may wait for one before sign-ins answer 503
+    password_threads: int = 0
+    password_queue: int = 32
 
     @property
     def signing_algs(self) -> tuple[str, ...]:
@@ -165,7 +171,13 @@ class AuthorizationServer:
         )
         #: sign-in checks and lock-out, for the login page and the password grant
         self.login = LoginService(
-            storage, storage, clock, Throttle(limiter, LOGIN), audit=self.audit
+            storage,
+            storage,
+            clock,
+            LoginThrottle(limiter),
+            key=derive_key(pepper, LOGIN_FAILURE_KEYS),
+            verifier=PasswordVerifier(config.password_threads, config.password_queue),
+            audit=self.audit,
         )
         grace = config.refresh_grace_seconds
         ctx = GrantContext(
@@ -228,6 +240,11 @@ class AuthorizationServer:
         return max(
             [self.config.longest_token_lifetime, *(c.access_token_lifetime or 0 for c in clients)]
         )
+
+    def close(self) -> None:
+        """Release what the engine started: the password threads (a later sign-in
+        starts them again)."""
+        self.login.verifier.close()
 
     async def handle(self, endpoint: Handler, request: OAuthRequest) -> OAuthResponse:
         """Run an OAuth endpoint, mapping every failure to an RFC 6749 §5.2 error."""

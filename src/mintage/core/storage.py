@@ -19,6 +19,7 @@ from .models import (
     AuthorizationCode,
     Client,
     Consent,
+    LoginFailures,
     Session,
     SigningKey,
     Token,
@@ -84,10 +85,11 @@ class TokenStore(Protocol):
         ...
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
-        """Delete rows that expired before ``now``: tokens, and the authorization codes
-        and sessions of the stores that keep them, at most ``batch_size`` per kind.
+        """Delete rows that expired before ``now``: tokens, and the authorization codes,
+        sessions and login failures of the stores that keep them, at most
+        ``batch_size`` per kind.
 
-        Returns how many rows were deleted in all (so up to three times ``batch_size``).
+        Returns how many rows were deleted in all (so up to four times ``batch_size``).
         A result below ``batch_size`` means no kind had ``batch_size`` expired rows, so
         nothing that expired before ``now`` is left: callers loop until then, in small
         batches (DESIGN §5).  Consumed codes stay until they expire, so that a replay is
@@ -159,24 +161,35 @@ class SessionStore(Protocol):
 
 @runtime_checkable
 class LoginAttemptStore(Protocol):
-    """Failed sign-in bookkeeping for lock-out (RFC 6749 §10.10: password guessing)."""
+    """Failed sign-ins and the lock-out they cause (RFC 6749 §10.10: password guessing),
+    per key, in the table every worker shares.
 
-    async def note_login_failure(self, user_id: str) -> int:
-        """Atomically add one to the user's failed sign-ins; returns the new count.
+    Keys are short opaque strings (keyed digests: ``core/login.py``), for known and
+    unknown usernames alike.  A row whose ``expires_at`` has passed counts as absent;
+    :meth:`TokenStore.purge_expired` deletes it.
+    """
 
-        Concurrent failures are all counted (one ``UPDATE … SET failed_logins =
-        failed_logins + 1 … RETURNING``).  An unknown user (deleted meanwhile) counts 0.
+    async def note_login_failure(self, key: str, now: int, expires_at: int) -> int:
+        """Atomically count one failure under ``key``; returns the new count.
+
+        Without a row, or when its row expired (``expires_at <= now``), the count
+        starts again at 1, unlocked, and the row expires at ``expires_at``; otherwise
+        the row keeps its expiry (a fixed window).  Concurrent failures are all counted
+        (one ``INSERT … ON CONFLICT DO UPDATE … RETURNING``).
         """
         ...
 
-    async def lock_user(self, user_id: str, until: int) -> None:
-        """Refuse sign-ins of this user until ``until`` (epoch seconds); no-op for an
-        unknown user."""
+    async def lock_login(self, key: str, until: int) -> None:
+        """Lock ``key`` until ``until`` (epoch seconds); its row then lives at least as
+        long.  No-op when ``key`` has no row."""
         ...
 
-    async def clear_login_failures(self, user_id: str) -> None:
-        """Reset the count and any lock after a successful sign-in; no-op for an
-        unknown user."""
+    async def get_login_failures(self, keys: Sequence[str], now: int) -> list[LoginFailures]:
+        """The rows of these keys that have not expired at ``now``, in any order."""
+        ...
+
+    async def clear_login_failures(self, key: str) -> None:
+        """Forget ``key``'s failures and lock (a successful sign-in); no-op without a row."""
         ...
 
 

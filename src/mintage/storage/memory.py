@@ -10,6 +10,7 @@ from ..core.models import (
     AuthorizationCode,
     Client,
     Consent,
+    LoginFailures,
     Session,
     SigningKey,
     Token,
@@ -37,6 +38,7 @@ class MemoryStorage(InvalidationHubMixin):
         self.consents: dict[tuple[str, str], Consent] = {}
         self.sessions: dict[str, Session] = {}
         self.signing_keys: dict[str, SigningKey] = {}
+        self.login_failures: dict[str, LoginFailures] = {}
         #: in the order recorded, which is also ``id`` order
         self.audit_events: list[AuditEvent] = []
         self._next_audit_id = 1
@@ -129,8 +131,13 @@ class MemoryStorage(InvalidationHubMixin):
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
         deleted = 0
-        table: dict[str, Token] | dict[str, AuthorizationCode] | dict[str, Session]
-        for table in (self.tokens, self.codes, self.sessions):
+        table: (
+            dict[str, Token]
+            | dict[str, AuthorizationCode]
+            | dict[str, Session]
+            | dict[str, LoginFailures]
+        )
+        for table in (self.tokens, self.codes, self.sessions, self.login_failures):
             doomed = sorted((r.expires_at, d) for d, r in table.items() if r.expires_at < now)
             for _, digest in doomed[:batch_size]:
                 del table[digest]
@@ -188,22 +195,29 @@ class MemoryStorage(InvalidationHubMixin):
         return self.sessions.pop(digest, None) is not None
 
     # sign-in lock-out
-    async def note_login_failure(self, user_id: str) -> int:
-        user = self.users.get(user_id)
-        if user is None:
-            return 0
-        self.users[user_id] = dataclasses.replace(user, failed_logins=user.failed_logins + 1)
-        return user.failed_logins + 1
+    async def note_login_failure(self, key: str, now: int, expires_at: int) -> int:
+        row = self.login_failures.get(key)
+        if row is None or row.expires_at <= now:
+            row = LoginFailures(key, 1, expires_at)
+        else:
+            row = dataclasses.replace(row, failures=row.failures + 1)
+        self.login_failures[key] = row
+        return row.failures
 
-    async def lock_user(self, user_id: str, until: int) -> None:
-        user = self.users.get(user_id)
-        if user is not None:
-            self.users[user_id] = dataclasses.replace(user, locked_until=until)
+    async def lock_login(self, key: str, until: int) -> None:
+        row = self.login_failures.get(key)
+        if row is not None:
+            expires_at = max(row.expires_at, until)
+            self.login_failures[key] = dataclasses.replace(
+                row, locked_until=until, expires_at=expires_at
+            )
 
-    async def clear_login_failures(self, user_id: str) -> None:
-        user = self.users.get(user_id)
-        if user is not None:
-            self.users[user_id] = dataclasses.replace(user, failed_logins=0, locked_until=None)
+    async def get_login_failures(self, keys: Sequence[str], now: int) -> list[LoginFailures]:
+        rows = (self.login_failures.get(key) for key in set(keys))
+        return [row for row in rows if row is not None and row.expires_at > now]
+
+    async def clear_login_failures(self, key: str) -> None:
+        self.login_failures.pop(key, None)
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:

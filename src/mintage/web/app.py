@@ -138,6 +138,7 @@ class MintageApp:
             if unsubscribe is not None:
                 unsubscribe()
             await self.storage.close()
+            self.server.close()
             if self.limiter is not None:
                 await self.limiter.aclose()
 
@@ -201,6 +202,8 @@ def server_config(settings: Settings) -> ServerConfig:
         key_publish_lead=settings.key_publish_lead,
         refresh_grace_seconds=settings.refresh_grace_seconds,
         audit_token_issued=settings.audit_token_issued,
+        password_threads=settings.password_verify_threads,
+        password_queue=settings.password_verify_queue,
     )
 
 

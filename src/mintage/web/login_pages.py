@@ -1,10 +1,12 @@
 """``GET/POST /login`` and ``POST /logout``: signing users in and out.
 
 RFC 6749 §10.10 asks the server to stop the guessing of passwords: the engine
-locks a user out after repeated failures and rate limits attempts per address and per
-username (both shown here as 429 with ``Retry-After``), and
-an unknown user and a wrong password get the same words and status (401), so the page
-does not tell which usernames exist.  A new session cookie is issued on every sign-in
+locks a source (a username from an address) out after repeated failures and rate
+limits failures per address and per username (both shown here as 429 with
+``Retry-After``; ``core/login.py`` has the model), and an unknown user and a wrong
+password get the same words and status (401), so the page does not tell which usernames
+exist.  When too many password checks are in progress the page answers 503 with
+``Retry-After`` (``core/passwords.py``).  A new session cookie is issued on every sign-in
 and the old session ended (session fixation, OWASP Session Management).
 """
 
@@ -14,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.endpoints.authorize import AuthorizationRequest
+from ..core.errors import TemporarilyUnavailableError
 from ..core.login import LoginFailed, LoginLocked, LoginThrottled
 from .forms import local_path, read_form
 from .pages import LOGIN_PATH, Browser, Visitor, guarded
@@ -136,6 +139,19 @@ async def login_post(b: Browser, request: Request) -> Response:
             error=FAILED,
             status=401,
             headers={"www-authenticate": FORM_CHALLENGE},
+        )
+    except TemporarilyUnavailableError as exc:  # the password pool is full: 503
+        pause = _minutes(exc.retry_after)
+        message = f"Too many sign-ins in progress. Wait {pause}, then try again."
+        return await login_page(
+            b,
+            request,
+            visitor,
+            return_to,
+            username=username,
+            error=message,
+            status=503,
+            headers={"retry-after": str(exc.retry_after)},
         )
     if visitor.session_cookie:
         await b.services.sessions.end(visitor.session_cookie)

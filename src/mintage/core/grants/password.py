@@ -48,7 +48,8 @@ async def _sign_in(
     ctx: GrantContext,
 ) -> User:
     """The sign-in page's checks, lock-out included (RFC 6749 §10.10): the token
-    endpoint must not be a way around them."""
+    endpoint must not be a way around them.  A full password pool raises
+    ``TemporarilyUnavailableError`` (503 with ``Retry-After``) through this, as is."""
     try:
         return await login.authenticate(
             username,

@@ -54,6 +54,7 @@ from ...core.models import (
     AuthorizationCode,
     Client,
     Consent,
+    LoginFailures,
     Session,
     SigningKey,
     Token,
@@ -64,7 +65,12 @@ from ..invalidation import InvalidationHub, InvalidationHubMixin
 from .client_cache import ClientCache
 from .migrate import asyncpg_dsn, server_settings, upgrade_schema_async
 from .pg_listener import PgInvalidationListener, channel_for
-from .queries import CONSUME_TOKEN_AUDITED, list_audit_events, save_tokens_audited
+from .queries import (
+    CONSUME_TOKEN_AUDITED,
+    get_login_failures,
+    list_audit_events,
+    save_tokens_audited,
+)
 from .queries import POSTGRES as Q
 from .rows import (
     audit_event_from_row,
@@ -75,6 +81,7 @@ from .rows import (
     code_params,
     consent_from_row,
     consent_params,
+    login_failures_from_row,
     session_from_row,
     session_params,
     signing_key_from_row,
@@ -390,7 +397,12 @@ class PostgresStorage(InvalidationHubMixin):
         """One statement (and transaction) per table, each deleting at most
         ``batch_size`` rows."""
         deleted = 0
-        for sql in (Q.purge_expired, Q.purge_expired_codes, Q.purge_expired_sessions):
+        for sql in (
+            Q.purge_expired,
+            Q.purge_expired_codes,
+            Q.purge_expired_sessions,
+            Q.purge_expired_login_failures,
+        ):
             deleted += await self._execute(sql, now, batch_size)
         return deleted
 
@@ -436,15 +448,19 @@ class PostgresStorage(InvalidationHubMixin):
         return await self._execute(Q.delete_session, digest) > 0
 
     # sign-in lock-out
-    async def note_login_failure(self, user_id: str) -> int:
-        count = await self._fetchval(Q.note_login_failure, user_id)
-        return 0 if count is None else int(count)
+    async def note_login_failure(self, key: str, now: int, expires_at: int) -> int:
+        """One upsert: the row lock orders concurrent failures, so each is counted."""
+        return int(await self._fetchval(Q.note_login_failure, key, now, expires_at))
 
-    async def lock_user(self, user_id: str, until: int) -> None:
-        await self._execute(Q.lock_user, user_id, until)
+    async def lock_login(self, key: str, until: int) -> None:
+        await self._execute(Q.lock_login, key, until)
 
-    async def clear_login_failures(self, user_id: str) -> None:
-        await self._execute(Q.clear_login_failures, user_id)
+    async def get_login_failures(self, keys: Sequence[str], now: int) -> list[LoginFailures]:
+        rows = await self._fetch(get_login_failures(len(keys)), now, *keys)
+        return [login_failures_from_row(row) for row in rows]
+
+    async def clear_login_failures(self, key: str) -> None:
+        await self._execute(Q.clear_login_failures, key)
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:

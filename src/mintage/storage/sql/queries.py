@@ -21,6 +21,7 @@ __all__ = [
     "POSTGRES",
     "SQLITE",
     "Statements",
+    "get_login_failures",
     "list_audit_events",
     "save_tokens_audited",
     "to_sqlite",
@@ -160,35 +161,46 @@ class Statements:
     )
     delete_session: str = "DELETE FROM sessions WHERE digest = $1"
 
-    # sign-in lock-out (RFC 6749 §10.10): the increment is one statement, so concurrent
-    # failures are all counted.
+    # sign-in lock-out (RFC 6749 §10.10): the count is one statement, so concurrent
+    # failures are all counted; a row that expired starts a new window (every SET
+    # expression sees the row as it was).
     note_login_failure: str = (
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE user_id = $1"
-        " RETURNING failed_logins"
+        "INSERT INTO login_failures (key, failures, locked_until, expires_at)"
+        " VALUES ($1, 1, NULL, $3) ON CONFLICT (key) DO UPDATE SET"
+        " failures = CASE WHEN login_failures.expires_at <= $2 THEN 1"
+        " ELSE login_failures.failures + 1 END,"
+        " locked_until = CASE WHEN login_failures.expires_at <= $2 THEN NULL"
+        " ELSE login_failures.locked_until END,"
+        " expires_at = CASE WHEN login_failures.expires_at <= $2 THEN excluded.expires_at"
+        " ELSE login_failures.expires_at END"
+        " RETURNING failures"
     )
-    lock_user: str = "UPDATE users SET locked_until = $2 WHERE user_id = $1"
-    clear_login_failures: str = (
-        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_id = $1"
+    lock_login: str = (
+        "UPDATE login_failures SET locked_until = $2,"
+        " expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END WHERE key = $1"
+    )
+    clear_login_failures: str = "DELETE FROM login_failures WHERE key = $1"
+    purge_expired_login_failures: str = (
+        "DELETE FROM login_failures WHERE key IN"
+        " (SELECT key FROM login_failures WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)"
     )
 
-    # users (RFC 6749 §1.1 resource owners)
+    # users (RFC 6749 §1.1 resource owners); users.failed_logins and users.locked_until
+    # (migration 0002) are no longer read or written: login_failures replaced them.
     get_user: str = (
-        "SELECT user_id, username, password_hash, created_at, claims, failed_logins,"
-        " locked_until FROM users WHERE user_id = $1"
+        "SELECT user_id, username, password_hash, created_at, claims FROM users WHERE user_id = $1"
     )
     get_user_by_username: str = (
-        "SELECT user_id, username, password_hash, created_at, claims, failed_logins,"
-        " locked_until FROM users WHERE username = $1"
+        "SELECT user_id, username, password_hash, created_at, claims FROM users WHERE username = $1"
     )
     # A username held by another user violates ux_users_username: the store turns that
     # into ValueError.
     save_user: str = (
-        "INSERT INTO users (user_id, username, password_hash, created_at, claims,"
-        " failed_logins, locked_until) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO users (user_id, username, password_hash, created_at, claims)"
+        " VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
         " password_hash = excluded.password_hash, created_at = excluded.created_at,"
-        " claims = excluded.claims, failed_logins = excluded.failed_logins,"
-        " locked_until = excluded.locked_until"
+        " claims = excluded.claims"
     )
 
     # signing keys (RFC 7517)
@@ -231,6 +243,22 @@ def to_sqlite(sql: str) -> str:
 
 POSTGRES = Statements()
 SQLITE = POSTGRES.translated()
+
+
+@functools.cache
+def get_login_failures(count: int) -> str:
+    """The unexpired ``login_failures`` rows of ``count`` keys, in PostgreSQL's ``$n``
+    form (:func:`to_sqlite` for SQLite).  Parameters: ``now``, then the keys."""
+    # Only numbered placeholders are put into the text; every value is a parameter.
+    keys = ", ".join(f"${i + 2}" for i in range(count))
+    return "".join(
+        (
+            "SELECT key, failures, expires_at, locked_until FROM login_failures",
+            " WHERE expires_at > $1 AND key IN (",
+            keys,
+            ")",
+        )
+    )
 
 
 _LIST_AUDIT_EVENTS = (

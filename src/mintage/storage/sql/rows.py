@@ -20,6 +20,7 @@ from ...core.models import (
     AuthorizationCode,
     Client,
     Consent,
+    LoginFailures,
     Session,
     SigningKey,
     Token,
@@ -37,6 +38,7 @@ __all__ = [
     "code_params",
     "consent_from_row",
     "consent_params",
+    "login_failures_from_row",
     "session_from_row",
     "session_params",
     "signing_key_from_row",
@@ -137,8 +139,6 @@ def user_from_row(row: Row) -> User:
         password_hash=row[2],
         created_at=row[3],
         claims=json.loads(row[4]),
-        failed_logins=row[5],
-        locked_until=row[6],
     )
 
 
@@ -149,9 +149,11 @@ def user_params(user: User) -> tuple[Any, ...]:
         user.password_hash,
         user.created_at,
         json.dumps(user.claims, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
-        user.failed_logins,
-        user.locked_until,
     )
+
+
+def login_failures_from_row(row: Row) -> LoginFailures:
+    return LoginFailures(key=row[0], failures=row[1], expires_at=row[2], locked_until=row[3])
 
 
 def code_from_row(row: Row) -> AuthorizationCode:

@@ -92,7 +92,8 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("claims", Text, nullable=False),
-    #: consecutive failed sign-ins and the lock-out they caused (RFC 6749 §10.10)
+    #: unused since migration 0004: sign-in failures live in login_failures (kept so
+    #: that no migration has to drop them)
     Column("failed_logins", BigInteger, nullable=False, server_default=text("0")),
     Column("locked_until", BigInteger, nullable=True),
     Index("ux_users_username", "username", unique=True),

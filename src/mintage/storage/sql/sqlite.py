@@ -48,6 +48,7 @@ from ...core.models import (
     AuthorizationCode,
     Client,
     Consent,
+    LoginFailures,
     Session,
     SigningKey,
     Token,
@@ -59,7 +60,7 @@ from .checkpointer import Checkpointer
 from .client_cache import ClientCache
 from .migrate import sqlite_path, upgrade_schema
 from .queries import SQLITE as Q
-from .queries import list_audit_events, to_sqlite
+from .queries import get_login_failures, list_audit_events, to_sqlite
 from .rows import (
     audit_event_from_row,
     audit_event_params,
@@ -69,6 +70,7 @@ from .rows import (
     code_params,
     consent_from_row,
     consent_params,
+    login_failures_from_row,
     session_from_row,
     session_params,
     signing_key_from_row,
@@ -278,7 +280,12 @@ class SQLiteStorage(GroupCommit, InvalidationHubMixin):
         """One table per group commit, so no transaction deletes more than
         ``batch_size`` rows (the write lock stays short)."""
         deleted = 0
-        for sql in (Q.purge_expired, Q.purge_expired_codes, Q.purge_expired_sessions):
+        for sql in (
+            Q.purge_expired,
+            Q.purge_expired_codes,
+            Q.purge_expired_sessions,
+            Q.purge_expired_login_failures,
+        ):
             deleted += await self._write(sql, (now, batch_size))
         return deleted
 
@@ -324,15 +331,21 @@ class SQLiteStorage(GroupCommit, InvalidationHubMixin):
         return await self._write(Q.delete_session, (digest,)) > 0
 
     # sign-in lock-out
-    async def note_login_failure(self, user_id: str) -> int:
-        rows = await self._write_returning(Q.note_login_failure, (user_id,))
-        return int(rows[0][0]) if rows else 0
+    async def note_login_failure(self, key: str, now: int, expires_at: int) -> int:
+        """One upsert in the next group commit: failures noted in one turn of the loop
+        are counted one after the other, in one transaction."""
+        rows = await self._write_returning(Q.note_login_failure, (key, now, expires_at))
+        return int(rows[0][0])
 
-    async def lock_user(self, user_id: str, until: int) -> None:
-        await self._write(Q.lock_user, (user_id, until))
+    async def lock_login(self, key: str, until: int) -> None:
+        await self._write(Q.lock_login, (key, until))
 
-    async def clear_login_failures(self, user_id: str) -> None:
-        await self._write(Q.clear_login_failures, (user_id,))
+    async def get_login_failures(self, keys: Sequence[str], now: int) -> list[LoginFailures]:
+        sql = to_sqlite(get_login_failures(len(keys)))
+        return [login_failures_from_row(row) for row in self._read_all(sql, (now, *keys))]
+
+    async def clear_login_failures(self, key: str) -> None:
+        await self._write(Q.clear_login_failures, (key,))
 
     # users
     async def get_user_by_username(self, username: str) -> User | None:
