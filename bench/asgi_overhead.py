@@ -1,4 +1,4 @@
-"""CPU time per request of the hot endpoints, in process, without HTTP (DESIGN §5).
+"""CPU time per request of the hot endpoints, in process, without HTTP (docs/architecture.md §5).
 
 Calls the ASGI app directly (no server, no sockets) on the in-memory store, so what it
 measures is Mintage's own per-request work: request conversion, the engine, metrics,

@@ -5,8 +5,8 @@ puts one handler on the root logger, so records of the stdlib ``logging`` module
 own ``logging.getLogger("mintage")``, uvicorn's) and of structlog loggers come out through
 the same processors and renderer.
 
-DESIGN §4: nothing sensitive in logs.  :func:`redact` replaces the value of any key that
-names a credential (``authorization``, ``password``, ``code``, ``*_token`` …) and scrubs
+docs/architecture.md §4: nothing sensitive in logs.  :func:`redact` replaces the value of any key
+that names a credential (``authorization``, ``password``, ``code``, ``*_token`` …) and scrubs
 token-shaped text (``mint_at_…``, ``Bearer …``, ``client_secret=…``) out of every string,
 including rendered exceptions.  It is a safety net: code should not log secrets at all.
 """

@@ -3,7 +3,8 @@
 Fixed windows: one counter per bucket, key and window, so one check is one increment:
 a few microseconds in process memory, one round trip (a Lua ``INCR`` + ``EXPIRE``) in
 Redis.  A fixed window lets a burst of up to twice the limit straddle two windows, an
-acceptable price for abuse limits that must stay cheap on the token endpoint (DESIGN §5).
+acceptable price for abuse limits that must stay cheap on the token endpoint
+(docs/architecture.md §5).
 
 * Without ``redis_url`` every process counts on its own (:class:`ProcessMemoryStorage`):
   with ``--workers N`` or N instances, a client gets up to N times the limit.

@@ -1,4 +1,4 @@
-"""The server secret (pepper) that keys client-secret digests (DESIGN §4)."""
+"""The server secret (pepper) that keys client-secret digests (docs/architecture.md §4)."""
 
 from __future__ import annotations
 

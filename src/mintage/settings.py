@@ -1,4 +1,4 @@
-"""Server settings: one immutable, validated object (DESIGN §3).
+"""Server settings: one immutable, validated object (docs/architecture.md §3).
 
 Loaded from ``MINTAGE_…`` environment variables and, when ``MINTAGE_CONFIG`` names one,
 a TOML file (environment wins).  ``docs/configuration.md`` is generated from this class

@@ -1,4 +1,4 @@
-"""Credential minting and digests (RFC 9700 §4.14, DESIGN §4)."""
+"""Credential minting and digests (RFC 9700 §4.14, docs/architecture.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The package's public API and its dependency direction (DESIGN §1, §7)."""
+"""The package's public API and its dependency direction (docs/architecture.md §1, §7)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A small HTTP/1.1 keep-alive client on raw asyncio streams, for load against a real server.
 
-DESIGN §6: httpx collapses to a few hundred requests a second under concurrency, so load
-comes from plain sockets.  A :class:`Connection` sends one request at a time and reads
+docs/architecture.md §6: httpx collapses to a few hundred requests a second under concurrency, so
+load comes from plain sockets.  A :class:`Connection` sends one request at a time and reads
 the answer by ``Content-Length`` (every answer of Mintage carries one).  When the server
 dies mid-request the call raises :class:`ConnectionLost`: the client never saw an
 answer, which is exactly what the crash tests must tell apart from a received 200.

@@ -3,7 +3,7 @@
 The in-process tests (tests/http/test_one_time_artefacts_concurrency.py) share one event
 loop and one store object; here two worker processes, each with its own connection
 pool (PostgreSQL) or connection (SQLite, one file), take fifty real connections at
-once, so the single-winner rule must hold in the database itself (DESIGN §4, §8).
+once, so the single-winner rule must hold in the database itself (docs/architecture.md §4, §8).
 """
 
 from __future__ import annotations

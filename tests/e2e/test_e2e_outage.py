@@ -1,5 +1,5 @@
 """PostgreSQL stopped mid-load: 503 and ``Retry-After``, never a wrong verdict; recovery
-without a restart (issue 6, part 4; DESIGN §2).
+without a restart (issue 6, part 4; docs/architecture.md §2).
 
 A real ``mintage serve`` runs on a throw-away PostgreSQL cluster (``pg_cluster``) under
 16 connections of mixed traffic: client-credentials tokens, refresh rotations,
@@ -78,7 +78,8 @@ class Run:
 
 
 def unavailable(reply: Reply) -> bool:
-    """DESIGN §2's answer to an outage: 503, ``temporarily_unavailable``, Retry-After."""
+    """docs/architecture.md §2's answer to an outage: 503, ``temporarily_unavailable``,
+    Retry-After."""
     if reply.status != 503 or int(reply.headers.get("retry-after", "0")) <= 0:
         return False
     return bool(reply.json().get("error") == "temporarily_unavailable")

@@ -1,4 +1,4 @@
-"""``mintage serve`` as a real process, driven by the example client (DESIGN §8).
+"""``mintage serve`` as a real process, driven by the example client (docs/architecture.md §8).
 
 Each test starts the server on a free port with a temporary SQLite database and working
 directory, reads the demo client's credentials from what the server printed, and stops

@@ -1,4 +1,4 @@
-"""Flows driven by an independent client: Authlib's OAuth2 client (DESIGN §8).
+"""Flows driven by an independent client: Authlib's OAuth2 client (docs/architecture.md §8).
 
 If Mintage and our own test helpers shared a misreading of an RFC, these tests would
 still catch it: Authlib builds the requests and parses the responses its own way.

@@ -1,4 +1,4 @@
-"""Concurrent use of one-time artefacts through the ASGI app (DESIGN §4, §8)."""
+"""Concurrent use of one-time artefacts through the ASGI app (docs/architecture.md §4, §8)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Fifty simultaneous redemptions of one refresh token or one authorization code, through
-the ASGI app, on memory, SQLite and PostgreSQL (DESIGN §4, §8).
+the ASGI app, on memory, SQLite and PostgreSQL (docs/architecture.md §4, §8).
 
 Exactly one redemption succeeds; the others get ``invalid_grant``, never a 5xx; and a
 second use is reuse, so the whole family is revoked, the winner's tokens included

@@ -1,7 +1,7 @@
 """A store that fails: 503 for an outage, 500 for a bug, and never a wrong verdict.
 
-DESIGN §2: an outage must not answer ``invalid_grant``, ``invalid_token``, ``invalid_client``
-or ``active: false``: clients would throw away credentials that are still good.
+docs/architecture.md §2: an outage must not answer ``invalid_grant``, ``invalid_token``,
+``invalid_client`` or ``active: false``: clients would throw away credentials that are still good.
 """
 
 from __future__ import annotations

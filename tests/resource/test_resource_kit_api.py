@@ -1,4 +1,4 @@
-"""mintage.resource's public names and its import boundary (DESIGN §1)."""
+"""mintage.resource's public names and its import boundary (docs/architecture.md §1)."""
 
 from __future__ import annotations
 

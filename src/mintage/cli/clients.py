@@ -1,7 +1,7 @@
 """``mintage client …``: register, list, show, delete clients and rotate their secrets.
 
 A client secret is printed once, by ``create`` or ``rotate-secret``; only its keyed
-digest is stored (DESIGN §4), so ``list`` and ``show`` have nothing to reveal.
+digest is stored (docs/architecture.md §4), so ``list`` and ``show`` have nothing to reveal.
 """
 
 from __future__ import annotations

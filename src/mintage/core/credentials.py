@@ -3,7 +3,7 @@
 Tokens and client secrets carry 256 bits from :func:`secrets.token_bytes`, a prefix that
 secret scanners can match (``mint_at_``, ``mint_rt_``, ``mint_cs_``) and a CRC-32 check
 suffix, so a mistyped or truncated value is rejected without a database round trip.
-Only digests are stored (RFC 9700 §4.14, DESIGN §4):
+Only digests are stored (RFC 9700 §4.14, docs/architecture.md §4):
 
 * tokens: SHA-256.  256 random bits cannot be brute-forced from a digest, and an
   unkeyed digest lets every instance validate without sharing a key.

@@ -1,6 +1,6 @@
 """Plain records that flow between the engine and the stores.
 
-Stores hold digests, never the credential itself (RFC 9700 §4.14, DESIGN §4).
+Stores hold digests, never the credential itself (RFC 9700 §4.14, docs/architecture.md §4).
 """
 
 from __future__ import annotations
@@ -187,8 +187,8 @@ class AuditEvent:
     ``event`` is an :class:`~mintage.core.audit.AuditEventType` value (a plain string, so
     that a store keeps names it does not know).  ``detail`` is a JSON object of plain
     values (strings, numbers, booleans, ``None``, lists of them); it never holds a
-    token, code, secret or password (DESIGN §4).  ``id`` is given by the store: ``None``
-    on a new event, set on the events a store lists.
+    token, code, secret or password (docs/architecture.md §4).  ``id`` is given by the store:
+    ``None`` on a new event, set on the events a store lists.
     """
 
     at: int

@@ -1,4 +1,6 @@
-"""Hooks for counting what the engine does, without a metrics library in core (DESIGN §1).
+"""Hooks for counting what the engine does, without a metrics library in core.
+
+docs/architecture.md §1: core imports no metrics library.
 
 The engine calls an :class:`EngineObserver` at the moments an operator wants to count;
 the default does nothing.  The web layer passes one that feeds Prometheus

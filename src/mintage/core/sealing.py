@@ -2,7 +2,7 @@
 
 Signing keys (and, where enabled, refresh-rotation replies) are stored sealed, so a
 database dump yields nothing usable without the key-encryption key, which lives in the
-settings or a file, never in the database (DESIGN §4).
+settings or a file, never in the database (docs/architecture.md §4).
 
 A sealed value is ``v1.`` + base64url(nonce ‖ ciphertext ‖ tag).  The associated data
 binds it to its row (a key's ``kid``), so a sealed value copied onto another row fails

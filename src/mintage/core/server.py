@@ -1,4 +1,4 @@
-"""The composition root of the engine: registries of grants and endpoints (DESIGN §1).
+"""The composition root of the engine: registries of grants and endpoints (docs/architecture.md §1).
 
 A new grant is a module in ``core/grants`` plus one line in :data:`GRANTS`.
 """

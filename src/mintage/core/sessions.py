@@ -1,7 +1,7 @@
 """Browser sessions of signed-in users.
 
 The cookie value is a minted credential (``mint_ss_…``, 256 random bits with a
-checksum); the store keeps only its SHA-256 digest (DESIGN §4), so a database dump
+checksum); the store keeps only its SHA-256 digest (docs/architecture.md §4), so a database dump
 yields no usable session.
 """
 

@@ -92,8 +92,8 @@ class TokenStore(Protocol):
         Returns how many rows were deleted in all (so up to four times ``batch_size``).
         A result below ``batch_size`` means no kind had ``batch_size`` expired rows, so
         nothing that expired before ``now`` is left: callers loop until then, in small
-        batches (DESIGN §5).  Consumed codes stay until they expire, so that a replay is
-        still recognised (RFC 6749 §4.1.2).
+        batches (docs/architecture.md §5).  Consumed codes stay until they expire, so that a replay
+        is still recognised (RFC 6749 §4.1.2).
         """
         ...
 

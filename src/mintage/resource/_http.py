@@ -2,7 +2,7 @@
 
 One rule for every call (metadata, JWKS, introspection): an answer the kit cannot use
 because the authorization server is down, overloaded or unreachable becomes a 503
-``temporarily_unavailable``, never a verdict on the token (DESIGN §2).
+``temporarily_unavailable``, never a verdict on the token (docs/architecture.md §2).
 """
 
 from __future__ import annotations

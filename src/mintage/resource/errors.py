@@ -11,7 +11,7 @@ The verifiers raise the error classes of :mod:`mintage.core.errors`:
 * :class:`MissingTokenError` (401 with no error code, §3.1);
 * :class:`~mintage.core.errors.TemporarilyUnavailableError` (503): the authorization
   server cannot be reached.  Never ``invalid_token`` for an outage: clients would throw
-  away tokens that are still good (DESIGN §2);
+  away tokens that are still good (docs/architecture.md §2);
 * :class:`~mintage.core.errors.ServerError` (500): the resource server is misconfigured
   (its introspection credentials are refused, the issuer's metadata names another
   issuer).  The detail goes to the ``mintage.resource`` log, not to the client.

@@ -1,4 +1,4 @@
-"""ASGI application: routes, request conversion, lifespan (DESIGN §1 web/).
+"""ASGI application: routes, request conversion, lifespan (docs/architecture.md §1 web/).
 
 Hot endpoints do no per-request work that start-up could do: the server, its
 endpoints and the metadata document are built once.

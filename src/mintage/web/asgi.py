@@ -1,4 +1,4 @@
-"""Raw ASGI endpoints for the engine: the hot path (DESIGN §5).
+"""Raw ASGI endpoints for the engine: the hot path (docs/architecture.md §5).
 
 Starlette routes to these, but they skip its ``Request``/``Response`` objects: the ASGI
 scope is turned straight into an :class:`OAuthRequest` and the :class:`OAuthResponse`
@@ -189,7 +189,7 @@ class EngineEndpoint:
 class HotPaths:
     """Dispatches the hot endpoints before Starlette's router and middleware.
 
-    DESIGN §5: the token, introspection and resource endpoints are the hot paths.
+    docs/architecture.md §5: the token, introspection and resource endpoints are the hot paths.
     Exact path and method lookups in a dict cost far less than walking the route list
     through two middleware layers; anything else (other paths, wrong methods, the
     lifespan) goes to ``fallback`` (by default the Starlette app) unchanged, which

@@ -1,4 +1,6 @@
-"""CSRF protection for the login, consent and logout forms (RFC 6749 §10.12, DESIGN §4).
+"""CSRF protection for the login, consent and logout forms (RFC 6749 §10.12).
+
+The rules: docs/architecture.md §4.
 
 RFC 6749 §10.12: the authorization server "MUST implement CSRF protection for its
 authorization endpoint" so that no one obtains authorization without the user's

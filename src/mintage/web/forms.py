@@ -1,6 +1,6 @@
 """Reading the pages' form posts and checking where they may send the browser back to.
 
-Forms are parsed with the standard library on a size-capped body (DESIGN §6), and a
+Forms are parsed with the standard library on a size-capped body (docs/architecture.md §6), and a
 repeated field is refused, as RFC 6749 §3.1 requires of authorization parameters: a
 second ``redirect_uri`` or ``csrf_token`` must not silently win over the first.
 """

@@ -8,8 +8,8 @@ Every metric of one app lives in that app's own registry, so several apps in one
 prometheus_client's default registry, where other modules register theirs
 (``mintage_rate_limit_rejections_total``) and where the process and GC collectors live.
 
-DESIGN §5: the hot path pays for a dict look-up and a few integer additions per request.
-Request counts and latencies are kept in plain per-series slots (:class:`RequestSeries`)
+docs/architecture.md §5: the hot path pays for a dict look-up and a few integer additions per
+request. Request counts and latencies are kept in plain per-series slots (:class:`RequestSeries`)
 that a collector turns into a counter and a histogram at scrape time: prometheus_client's
 own ``Counter.inc`` and ``Histogram.observe`` take a lock each and cost ~2.7 µs together,
 this ~0.3 µs.  That needs no lock because requests and scrapes both run on the event

@@ -232,7 +232,7 @@ class Browser:
 def guarded(handler: Callable[[Browser, Request], Awaitable[Response]]) -> Callable[..., Any]:
     """Map failures to pages: bad forms, CSRF, storage outage (503), anything else (500).
 
-    DESIGN §2: an unexpected exception shows a generic page; detail goes to the log.
+    docs/architecture.md §2: an unexpected exception shows a generic page; detail goes to the log.
     """
 
     @functools.wraps(handler)

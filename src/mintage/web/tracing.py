@@ -1,8 +1,8 @@
 """Opt-in OpenTelemetry tracing (``pip install 'mintage[otel]'``, setting ``otel_enabled``).
 
 When on, every request, the hot endpoints included, runs inside the server span of
-opentelemetry-instrumentation-asgi's middleware.  DESIGN §6: that middleware costs more
-than a whole token request, which is why it is off by default.
+opentelemetry-instrumentation-asgi's middleware.  docs/architecture.md §6: that middleware costs
+more than a whole token request, which is why it is off by default.
 
 Where the spans go: a tracer provider passed to :func:`create_app`, else the process's
 global one if the embedder has set one, else one built here from the standard

@@ -63,7 +63,7 @@ class RefreshTokenGrant:
         # Successors are stored before the parent is consumed: if the store fails
         # between the two writes, the parent is still unspent and the client's retry
         # succeeds, instead of looking like reuse and costing the user the grant
-        # (DESIGN §2).  Successors of a request that then loses are never sent out.
+        # (docs/architecture.md §2).  Successors of a request that then loses are never sent out.
         # OpenID Connect Core §12.2: a refresh of an ``openid`` grant returns a new ID
         # token, with the original sign-in's auth_time (and no nonce).
         sign_in = None if token.auth_time is None else SignIn(auth_time=token.auth_time)

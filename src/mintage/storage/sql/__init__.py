@@ -2,5 +2,5 @@
 
 Both share one schema (:mod:`.schema`, migrated by Alembic through :mod:`.migrate`) and
 one set of statements (:mod:`.queries`).  SQLAlchemy is used only for the schema and
-migrations, never on the hot path (DESIGN §6).
+migrations, never on the hot path (docs/architecture.md §6).
 """

@@ -1,4 +1,4 @@
-"""PostgreSQL store: asyncpg directly, pooled, with prepared statements (DESIGN §6).
+"""PostgreSQL store: asyncpg directly, pooled, with prepared statements (docs/architecture.md §6).
 
 asyncpg prepares and caches each statement per connection, so the hot path is one
 round trip of a prepared statement: ~20k selects/s against ~5.5k through SQLAlchemy.
@@ -6,8 +6,8 @@ round trip of a prepared statement: ~20k selects/s against ~5.5k through SQLAlch
 Outages: every call goes through :data:`_UNAVAILABLE`, which turns a lost or refused
 connection into :class:`~mintage.core.errors.StorageUnavailableError`; the server then
 answers 503 ``temporarily_unavailable`` instead of a wrong ``invalid_grant`` that would
-make clients discard good credentials (DESIGN §2).  Recovery needs no restart: the pool
-replaces a dead connection when it is next acquired, so the first requests after the
+make clients discard good credentials (docs/architecture.md §2).  Recovery needs no restart: the
+pool replaces a dead connection when it is next acquired, so the first requests after the
 server is back succeed (tests/e2e/test_e2e_outage.py stops and starts a real server).
 
 Durability: each write is its own transaction (one statement), committed before the

@@ -77,7 +77,7 @@ class Statements:
         "SELECT digest, kind, client_id, scope, issued_at, expires_at, family_id, subject,"
         " revoked_at, consumed_at, auth_time, successor FROM tokens WHERE digest = $1"
     )
-    # RFC 9700 §4.14 / DESIGN §4: the check and the mark are one statement, so of any
+    # RFC 9700 §4.14 / docs/architecture.md §4: the check and the mark are one statement, so of any
     # number of concurrent redemptions exactly one sees its row updated, and the sealed
     # successor (refresh grace window; NULL when off) is the winner's.  RETURNING gives
     # the row as it was before (consumed_at and successor were NULL, or the row would

@@ -10,7 +10,7 @@ migrations must produce, and a contract test compares the two.  Conventions:
 - ``tokens.kind`` is the :class:`~mintage.core.models.TokenKind` string value;
 - flags are ``BOOLEAN`` (SQLite stores 0/1 and the rows come back as ints: see
   :mod:`.rows`); the statements only bind them as parameters, never as literals;
-- only digests of tokens and secrets are stored (RFC 9700 §4.14, DESIGN §4).
+- only digests of tokens and secrets are stored (RFC 9700 §4.14, docs/architecture.md §4).
 
 On PostgreSQL the key columns use the ``"C"`` collation: byte-wise comparison is what a
 digest or an identifier needs, it is faster, and it orders ``list_clients`` exactly as
@@ -78,7 +78,7 @@ tokens = Table(
     Column("successor", Text, nullable=True),
     # revoke_family (RFC 9700 §4.14.2), purge_expired, delete_client (the first column
     # of the last index) and revoke_for_subject stay indexed lookups as the table grows
-    # (DESIGN §5).
+    # (docs/architecture.md §5).
     Index("ix_tokens_family_id", "family_id"),
     Index("ix_tokens_expires_at", "expires_at"),
     Index("ix_tokens_client_id_subject", "client_id", "subject"),

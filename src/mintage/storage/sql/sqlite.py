@@ -1,4 +1,6 @@
-"""SQLite store: stdlib ``sqlite3`` on one held connection, with group commit (DESIGN §6).
+"""SQLite store: stdlib ``sqlite3`` on one held connection, with group commit.
+
+The choice among drivers: docs/architecture.md §6.
 
 Why not a thread pool or aiosqlite: a select costs ~6 µs and an insert ~26 µs here, less
 than the ~64 µs a thread hop would add.  So the methods call ``sqlite3`` directly on the

@@ -70,7 +70,7 @@ _MAX_LOCK_PAUSE = 0.005
 
 
 class _Unavailable:
-    """Map "database is locked", I/O and similar errors to a 503 (DESIGN §2)."""
+    """Map "database is locked", I/O and similar errors to a 503 (docs/architecture.md §2)."""
 
     __slots__ = ()
 
