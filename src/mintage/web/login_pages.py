@@ -118,47 +118,30 @@ async def login_post(b: Browser, request: Request) -> Response:
     except (LoginLocked, LoginThrottled) as exc:
         wait = max(exc.retry_after, 1)
         what = "failed sign-ins" if isinstance(exc, LoginLocked) else "sign-in attempts"
-        message = f"Too many {what}. Wait {_minutes(wait)}, then try again."
-        return await login_page(
-            b,
-            request,
-            visitor,
-            return_to,
-            username=username,
-            error=message,
-            status=429,
-            headers={"retry-after": str(wait)},
-        )
+        error = f"Too many {what}. Wait {_minutes(wait)}, then try again."
+        status, headers = 429, {"retry-after": str(wait)}
     except LoginFailed:
-        return await login_page(
-            b,
-            request,
-            visitor,
-            return_to,
-            username=username,
-            error=FAILED,
-            status=401,
-            headers={"www-authenticate": FORM_CHALLENGE},
-        )
+        error, status, headers = FAILED, 401, {"www-authenticate": FORM_CHALLENGE}
     except TemporarilyUnavailableError as exc:  # the password pool is full: 503
-        pause = _minutes(exc.retry_after)
-        message = f"Too many sign-ins in progress. Wait {pause}, then try again."
-        return await login_page(
-            b,
-            request,
-            visitor,
-            return_to,
-            username=username,
-            error=message,
-            status=503,
-            headers={"retry-after": str(exc.retry_after)},
-        )
-    if visitor.session_cookie:
-        await b.services.sessions.end(visitor.session_cookie)
-    cookie = await b.services.sessions.create(user.user_id, auth_time=b.server.clock())
-    response = b.see_other(return_to or b.base(request) + LOGIN_PATH)
-    b.cookies.set(response, b.cookies.session_name, cookie)
-    return response
+        error = f"Too many sign-ins in progress. Wait {_minutes(exc.retry_after)}, then try again."
+        status, headers = 503, {"retry-after": str(exc.retry_after)}
+    else:
+        if visitor.session_cookie:
+            await b.services.sessions.end(visitor.session_cookie)
+        cookie = await b.services.sessions.create(user.user_id, auth_time=b.server.clock())
+        response = b.see_other(return_to or b.base(request) + LOGIN_PATH)
+        b.cookies.set(response, b.cookies.session_name, cookie)
+        return response
+    return await login_page(
+        b,
+        request,
+        visitor,
+        return_to,
+        username=username,
+        error=error,
+        status=status,
+        headers=headers,
+    )
 
 
 @guarded
