@@ -179,7 +179,7 @@ async def test_other_purges_and_deleting_a_client_keep_events(store: Storage) ->
 
 
 async def test_purge_all_drains_audit_events_past_retention(store: Storage) -> None:
-    from mintage.web.app import purge_all
+    from mintage.core.stores import purge_all
 
     await record_all(store, *(event(at=NOW - 1000 + i) for i in range(7)))
     await store.record_audit_event(event(at=NOW))

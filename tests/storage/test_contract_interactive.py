@@ -260,7 +260,7 @@ async def test_purge_takes_at_most_a_batch_per_kind(store: Storage) -> None:
 
 
 async def test_purge_all_drains_every_kind(store: Storage) -> None:
-    from mintage.web.app import purge_all
+    from mintage.core.stores import purge_all
 
     for i in range(5):
         await store.save_code(code(f"c{i}", expires_at=NOW - 1))
