@@ -43,6 +43,10 @@ _EXPORTS = {
     "AuditEvent": "mintage.core.models",
     "AuditEventType": "mintage.core.audit",
     "AuditStore": "mintage.core.storage",
+    "KeyStore": "mintage.core.storage",
+    "SigningKey": "mintage.core.models",
+    "Stores": "mintage.core.stores",
+    "StoreConfigurationError": "mintage.core.errors",
 }
 
 # Spelt out (not computed from _EXPORTS) so linters and type checkers can see it;
@@ -58,6 +62,7 @@ __all__ = [
     "ClientStore",
     "Consent",
     "ConsentStore",
+    "KeyStore",
     "LoginAttemptStore",
     "LoginFailures",
     "MemoryStorage",
@@ -66,8 +71,11 @@ __all__ = [
     "Session",
     "SessionStore",
     "Settings",
+    "SigningKey",
     "Storage",
     "StorageUnavailableError",
+    "StoreConfigurationError",
+    "Stores",
     "SubjectTokenStore",
     "Token",
     "TokenKind",
@@ -85,7 +93,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .core.audit import AuditEventType
     from .core.clients import register_client, rotate_secret
-    from .core.errors import OAuthError, StorageUnavailableError
+    from .core.errors import OAuthError, StorageUnavailableError, StoreConfigurationError
     from .core.models import (
         AuditEvent,
         AuthorizationCode,
@@ -93,6 +101,7 @@ if TYPE_CHECKING:
         Consent,
         LoginFailures,
         Session,
+        SigningKey,
         Token,
         TokenKind,
         User,
@@ -104,6 +113,7 @@ if TYPE_CHECKING:
         AuthorizationCodeStore,
         ClientStore,
         ConsentStore,
+        KeyStore,
         LoginAttemptStore,
         SessionStore,
         Storage,
@@ -111,6 +121,7 @@ if TYPE_CHECKING:
         TokenStore,
         UserStore,
     )
+    from .core.stores import Stores
     from .settings import Settings
     from .storage import open_storage
     from .storage.memory import MemoryStorage

@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         "request, on the hot path (measured cost and sizing in docs/operations.md). The "
         "other audit events are rare and always recorded.",
     )
+    audit_enabled: bool = Field(
+        True,
+        description="Record audit events (`mintage audit`). Off, no event is kept and a "
+        "custom store need not implement `AuditStore` (docs/storage.md).",
+    )
     audit_retention_days: int = Field(
         90,
         ge=0,

@@ -1,8 +1,9 @@
 """``examples/embedded_custom_store.py``: importable quietly, and it runs.
 
 In process, its app is driven through ``ASGITransport`` (Mintage mounted at ``/auth``
-on the example's logging store); as a real process, it is started the way its docstring
-says and the example client talks to it.
+on the example's own client and token tables); as a real process, it is started the way
+its docstring says and the example client talks to it.  Its two store classes pass the
+contract of their concerns (:mod:`mintage.testing`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import signal
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from serve_process import EXAMPLES, Process, clean_env, free_port, run_example
+
+from mintage.testing import ClientStoreContract, TokenStoreContract
 
 
 def load_example(capsys: pytest.CaptureFixture[str]) -> ModuleType:
@@ -93,3 +97,31 @@ def test_the_example_runs_as_a_script(tmp_path: Path) -> None:
         assert "example.store: save_token(access_token" in process.stderr
     finally:
         process.kill()
+
+
+def _example_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "embedded_custom_store_contract", EXAMPLES / "embedded_custom_store.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_EXAMPLE = _example_module()
+
+
+class TestTheExampleClientsPassTheContract(ClientStoreContract):
+    """The example's client table meets :class:`mintage.ClientStore` (a test of it that
+    needs tokens in the same object is skipped)."""
+
+    @pytest.fixture
+    def store(self) -> Any:
+        return _EXAMPLE.Clients(_EXAMPLE.connect())
+
+
+class TestTheExampleTokensPassTheContract(TokenStoreContract):
+    @pytest.fixture
+    def store(self) -> Any:
+        return _EXAMPLE.Tokens(_EXAMPLE.connect())

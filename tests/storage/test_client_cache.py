@@ -9,12 +9,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from storage_records import client
 
 from mintage.core.storage import Storage
 from mintage.storage.sql.client_cache import ClientCache
 from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.sqlite import SQLiteStorage
+from mintage.testing.records import client
 
 TTL = 0.05  # tiny, so the tests need no long sleeps
 

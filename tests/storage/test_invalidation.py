@@ -9,8 +9,6 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-from storage_records import client
-from test_contract_signing_keys import key as signing_key
 
 from mintage.core.storage import KEYS_TOPIC, InvalidationSource, Storage
 from mintage.storage.invalidation import InvalidationHub
@@ -18,6 +16,8 @@ from mintage.storage.sql.pg_listener import channel_for
 from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.sqlite import SQLiteStorage
 from mintage.storage.sql.sqlite_watch import DataVersionWatch
+from mintage.testing.keys import key as signing_key
+from mintage.testing.records import client
 
 
 async def wait_for(condition: Callable[[], bool], deadline: float = 1.0) -> float:

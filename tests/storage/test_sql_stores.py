@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from storage_records import NOW, client, token, user
 
 from mintage.core.errors import StorageUnavailableError
 from mintage.core.storage import Storage
@@ -18,6 +17,7 @@ from mintage.storage import open_storage
 from mintage.storage.sql.migrate import sqlite_path
 from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.sqlite import SQLiteStorage
+from mintage.testing.records import NOW, client, token, user
 
 # lifecycle (both SQL stores) ------------------------------------------------------------
 

@@ -9,10 +9,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from storage_records import token
-
 from mintage.storage.sql.migrate import sqlite_path
 from mintage.storage.sql.sqlite import SQLiteStorage
+from mintage.testing.records import token
 
 PAGE = 4096
 

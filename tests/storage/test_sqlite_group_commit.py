@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from storage_records import NOW, client, token, user
 
 from mintage.core.errors import StorageUnavailableError
 from mintage.storage.sql.migrate import sqlite_path
 from mintage.storage.sql.sqlite import SQLiteStorage
+from mintage.testing.records import NOW, client, token, user
 
 
 @pytest.fixture

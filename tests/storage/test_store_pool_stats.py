@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from storage_records import client
-
 from mintage.core.storage import Storage
 from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.sqlite import SQLiteStorage
+from mintage.testing.records import client
 
 
 async def test_pool_stats_of_sql_stores(sql_store: Storage) -> None:

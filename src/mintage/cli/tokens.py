@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from ..core.clock import system_clock
-from ..web.app import audit_cutoff, purge_all
+from ..core.stores import purge_all
+from ..web.app import audit_cutoff
 from .context import database_url_option, echo_json, json_option, load_settings, with_store
 
 

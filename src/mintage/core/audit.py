@@ -106,22 +106,35 @@ class Auditor:
     ``audit_token_issued`` setting, off by default): they are the only events written
     on the hot path.
     ``audited`` is the store's fast path for them, when it has one
-    (:class:`~mintage.core.storage.AuditedTokenStore`).
+    (:class:`~mintage.core.storage.AuditedTokenStore`) and is also the token store
+    (``tokens``; by default it is).  ``store=None`` turns auditing off
+    (``audit_enabled=false``): nothing is recorded.
     """
 
     __slots__ = ("_clock", "_store", "audited", "token_issued")
 
-    def __init__(self, store: AuditStore, clock: Clock, *, token_issued: bool = False) -> None:
+    def __init__(
+        self,
+        store: AuditStore | None,
+        clock: Clock,
+        *,
+        token_issued: bool = False,
+        tokens: object | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
-        self.token_issued = token_issued
+        self.token_issued = token_issued and store is not None
         # Checked once here: a protocol isinstance check costs too much per request.
         self.audited: AuditedTokenStore | None = (
-            store if isinstance(store, AuditedTokenStore) else None
+            store
+            if isinstance(store, AuditedTokenStore) and (tokens is None or tokens is store)
+            else None
         )
 
     @property
     def store(self) -> AuditStore:
+        if self._store is None:
+            raise RuntimeError("auditing is off (audit_enabled=false)")
         return self._store
 
     def event(
@@ -153,6 +166,8 @@ class Auditor:
         **detail: Any,
     ) -> None:
         """Record an event about a change already made; on an outage, log it instead."""
+        if self._store is None:
+            return
         event = self.event(kind, origin, client_id=client_id, subject=subject, **detail)
         try:
             await self._store.record_audit_event(event)

@@ -38,6 +38,10 @@ def _auditor(clients: ClientStore, clock: Clock) -> Auditor | None:
     return Auditor(clients, clock) if isinstance(clients, AuditStore) else None
 
 
+def _hasher(hasher: SecretHasher | bytes) -> SecretHasher:
+    return hasher if isinstance(hasher, SecretHasher) else SecretHasher(hasher)
+
+
 def validate_redirect_uri(uri: str) -> str:
     """RFC 6749 §3.1.2: absolute, no fragment; plain http only for loopback hosts; none
     of the schemes a browser would run or read locally (:func:`check_redirect_uri_scheme`)."""
@@ -64,7 +68,7 @@ def validate_resource(uri: str) -> str:
 
 async def register_client(
     clients: ClientStore,
-    hasher: SecretHasher,
+    hasher: SecretHasher | bytes,
     *,
     name: str,
     grant_types: Iterable[str],
@@ -83,7 +87,10 @@ async def register_client(
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients).
 
-    The secret is generated here and only its keyed digest is stored: show it once.
+    ``hasher`` is the server secret (the ``pepper`` given to ``create_app``, or the
+    ``secret_key``) or a :class:`SecretHasher` of it: the client's secret is checked
+    with the same one.  The secret is generated here and only its keyed digest is
+    stored: show it once.
     ``require_pkce=False`` lets a confidential client use the authorization code without
     PKCE; public clients always need it (RFC 9700 §2.1.1).  ``resources`` are the
     resource identifiers (RFC 8707) the client answers for as a protected resource: it
@@ -118,7 +125,7 @@ async def register_client(
     for lifetime in (access_token_lifetime, refresh_token_lifetime):
         if lifetime is not None and lifetime <= 0:
             raise ValueError("token lifetimes must be positive")
-    secret, digest = (None, None) if public else hasher.new_secret()
+    secret, digest = (None, None) if public else _hasher(hasher).new_secret()
     client = Client(
         client_id=client_id or new_id(),
         name=name.strip(),
@@ -155,19 +162,20 @@ async def register_client(
 
 async def rotate_secret(
     clients: ClientStore,
-    hasher: SecretHasher,
+    hasher: SecretHasher | bytes,
     client_id: str,
     *,
     clock: Clock = system_clock,
     origin: Origin | None = None,
 ) -> tuple[Client, str]:
-    """Replace a confidential client's secret; the old one stops working at once."""
+    """Replace a confidential client's secret; the old one stops working at once.
+    ``hasher``: as for :func:`register_client`."""
     client = await clients.get_client(client_id)
     if client is None:
         raise LookupError(f"no client {client_id}")
     if client.is_public:
         raise ValueError("a public client has no secret to rotate")
-    secret, digest = hasher.new_secret()
+    secret, digest = _hasher(hasher).new_secret()
     client = dataclasses.replace(client, secret_digest=digest)
     await clients.save_client(client)
     audit = _auditor(clients, clock)

@@ -178,6 +178,11 @@ class StorageUnavailableError(Exception):
     """Raised by a store when its backend cannot be reached; maps to a 503."""
 
 
+class StoreConfigurationError(ValueError):
+    """The stores given to the server do not serve a feature it has on (raised at
+    start-up by :func:`mintage.core.stores.check_stores`; docs/storage.md)."""
+
+
 class TooManyRequestsError(TemporarilyUnavailableError):
     """``temporarily_unavailable`` with 429 (RFC 6585 §4): a rate limit was reached.
 

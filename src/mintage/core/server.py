@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from .audience import Audiences
 from .audit import Auditor
@@ -49,7 +50,10 @@ from .ratelimit import (
 )
 from .sealing import Sealer, derive_key
 from .sessions import SessionService
-from .storage import Storage
+from .storage import (
+    Storage,
+)
+from .stores import NO_KEYS, Absent, Stores, check_stores
 
 log = logging.getLogger("mintage")
 
@@ -66,6 +70,14 @@ SIGNING_KEY_SEALING = "mintage signing-key sealing"
 LOGIN_FAILURE_KEYS = "mintage sign-in failure keys"
 
 Handler = Callable[[OAuthRequest], Awaitable[OAuthResponse]]
+
+S = TypeVar("S")
+
+
+def _given(store: S | None, concern: str) -> S:
+    """The store of ``concern``, or a stand-in that fails loudly when called: only a
+    feature that is off may lack its store (checked first, by ``check_stores``)."""
+    return store if store is not None else cast(S, Absent(concern))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +112,13 @@ class ServerConfig:
     #: verifications that may wait for one before sign-ins answer 503
     password_threads: int = 0
     password_queue: int = 32
+    #: Features that need stores beyond clients and tokens (core/stores.py FEATURES):
+    #: the authorization code grant with its pages, the password grant, UserInfo, and
+    #: the audit events.  Off, their stores need not be given.
+    authorization_code: bool = True
+    password_grant: bool = True
+    userinfo: bool = True
+    audit: bool = True
 
     @property
     def signing_algs(self) -> tuple[str, ...]:
@@ -113,15 +132,18 @@ class ServerConfig:
 
 
 class AuthorizationServer:
-    """Builds every endpoint from a config, a store, a pepper and a clock.
+    """Builds every endpoint from a config, its stores, a pepper and a clock.
 
+    ``storage`` is one object serving every concern (a bundled store), or
+    :class:`~mintage.core.stores.Stores` naming one per concern; the stores the enabled
+    features need are checked here (:class:`~mintage.core.errors.StoreConfigurationError`).
     ``observer`` is told what the engine did (tokens issued), for metrics.
     """
 
     def __init__(
         self,
         config: ServerConfig,
-        storage: Storage,
+        storage: Stores | Storage,
         pepper: bytes,
         clock: Clock = system_clock,
         *,
@@ -130,21 +152,29 @@ class AuthorizationServer:
         observer: EngineObserver = NO_OBSERVER,
     ) -> None:
         self.config = config
-        self.storage = storage
+        stores = storage if isinstance(storage, Stores) else Stores.of(storage)
+        check_stores(stores, config)
+        #: the store of each concern, as given
+        self.stores = stores
+        clients = _given(stores.clients, "clients")
+        tokens = _given(stores.tokens, "tokens")
+        #: the user store (the sign-in pages, UserInfo)
+        self.users = users = _given(stores.users, "users")
+        codes = _given(stores.codes, "codes")
         self.clock = clock
         self.hasher = SecretHasher(pepper)
         #: counts requests for the rate limits (``mintage.ratelimits`` builds one)
         self.limiter = limiter
 
         def authenticator(endpoint: str) -> ClientAuthenticator:
-            return ClientAuthenticator(storage, self.hasher, ClientThrottle(limiter, endpoint))
+            return ClientAuthenticator(clients, self.hasher, ClientThrottle(limiter, endpoint))
 
         # Signing keys are sealed with the key-encryption key, or by default with a key
         # derived from the server secret (never the secret itself: HKDF with a purpose).
         sealer = Sealer(derive_key(key_encryption_key or pepper, SIGNING_KEY_SEALING))
         #: the signing keys (RFC 7517): JWT access tokens and ID tokens
         self.keys = KeyRing(
-            storage,
+            stores.keys if stores.keys is not None else NO_KEYS,
             sealer,
             clock,
             algs=config.signing_algs,
@@ -160,9 +190,14 @@ class AuthorizationServer:
             id_token_lifetime=config.id_token_lifetime,
         )
         #: records audit events (core/audit.py)
-        self.audit = Auditor(storage, clock, token_issued=config.audit_token_issued)
+        self.audit = Auditor(
+            stores.audit if config.audit else None,
+            clock,
+            token_issued=config.audit_token_issued,
+            tokens=tokens,
+        )
         issuer = TokenIssuer(
-            storage,
+            tokens,
             Lifetimes(config.access_token_lifetime, config.refresh_token_lifetime),
             clock,
             jwt=self.jwt,
@@ -171,8 +206,8 @@ class AuthorizationServer:
         )
         #: sign-in checks and lock-out, for the login page and the password grant
         self.login = LoginService(
-            storage,
-            storage,
+            users,
+            _given(stores.login_attempts, "login_attempts"),
             clock,
             LoginThrottle(limiter),
             key=derive_key(pepper, LOGIN_FAILURE_KEYS),
@@ -182,43 +217,55 @@ class AuthorizationServer:
         grace = config.refresh_grace_seconds
         ctx = GrantContext(
             issuer=issuer,
-            tokens=storage,
-            users=storage,
+            tokens=tokens,
+            users=users,
             clock=clock,
-            codes=storage,
+            codes=codes,
             audit=self.audit,
             refresh_grace=RefreshGrace(pepper, grace) if grace else None,
             login=self.login,
         )
-        self.token = TokenEndpoint([g() for g in GRANTS], authenticator(TOKEN), ctx, observer)
+        off = {
+            AuthorizationCodeGrant.grant_type: not config.authorization_code,
+            PasswordGrant.grant_type: not config.password_grant,
+        }
+        grants = [g() for g in GRANTS if not off.get(g.grant_type, False)]
+        self.token = TokenEndpoint(grants, authenticator(TOKEN), ctx, observer)
         #: the authorization endpoint (RFC 6749 §4.1.1)
         self.authorize = AuthorizeEndpoint(
-            storage,
-            storage,
+            clients,
+            codes,
             clock,
             issuer=config.issuer,
             allow_plain_pkce=config.allow_plain_pkce,
         )
-        self.sessions = SessionService(storage, config.session_lifetime, clock)
-        self.consent = ConsentService(storage, storage, clock, self.audit)
+        self.sessions = SessionService(
+            _given(stores.sessions, "sessions"), config.session_lifetime, clock
+        )
+        self.consent = ConsentService(
+            _given(stores.consents, "consents"),
+            _given(stores.subject_tokens, "subject_tokens"),
+            clock,
+            self.audit,
+        )
         self.revocation = RevocationEndpoint(
-            storage,
+            tokens,
             authenticator(REVOCATION),
             clock,
             self.audit,
             allow_bare_token=config.revocation_allow_bare_token,
         )
         self.introspection = IntrospectionEndpoint(
-            storage, authenticator(INTROSPECTION), clock, config.issuer, self.audiences
+            tokens, authenticator(INTROSPECTION), clock, config.issuer, self.audiences
         )
-        self.bearer = BearerVerifier(storage, clock, allow_query=config.allow_query_access_token)
+        self.bearer = BearerVerifier(tokens, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)
         #: OpenID Connect Core §5.3
-        self.userinfo = UserinfoEndpoint(self.bearer, storage)
+        self.userinfo = UserinfoEndpoint(self.bearer, users)
         #: RFC 7517 §5
         self.jwks = JWKSEndpoint(self.keys)
         #: OpenID Connect RP-Initiated Logout 1.0
-        self.end_session = EndSessionEndpoint(storage, self.keys, issuer=config.issuer)
+        self.end_session = EndSessionEndpoint(clients, self.keys, issuer=config.issuer)
         # One document at both well-known URLs: RFC 8414 §2 allows the OpenID Provider
         # fields, and clients that know only one of the two find everything.
         self.metadata = MetadataEndpoint(
@@ -236,7 +283,7 @@ class AuthorizationServer:
     async def key_publish_window(self) -> int:
         """How long a replaced signing key must stay published: the longest lifetime of
         a token it may have signed (the server's, or a client's own longer one)."""
-        clients = await self.storage.list_clients()
+        clients = await _given(self.stores.clients, "clients").list_clients()
         return max(
             [self.config.longest_token_lifetime, *(c.access_token_lifetime or 0 for c in clients)]
         )

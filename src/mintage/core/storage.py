@@ -1,12 +1,15 @@
-"""Storage protocols: the "model" of the origin library, typed and async.
+"""Storage protocols, one per concern: the "model" of the origin library, typed and async.
 
-Core owns these protocols; ``mintage.storage`` implements them (memory, SQLite,
-PostgreSQL) and users may write their own.  Every method that may touch a database is
-``async``.  A store that cannot reach its backend raises
-:class:`~mintage.core.errors.StorageUnavailableError`, which the server turns into 503
-``temporarily_unavailable`` rather than a wrong ``invalid_grant``.
+Core owns these protocols; ``mintage.storage`` implements them all (memory, SQLite,
+PostgreSQL) and users may write their own, for some concerns or all: the server takes
+one store per concern (:class:`~mintage.core.stores.Stores`) and needs only those its
+enabled features use (:data:`~mintage.core.stores.FEATURES`).  Each protocol names the
+code that consumes it.  Every method that may touch a database is ``async``.  A store
+that cannot reach its backend raises :class:`~mintage.core.errors.StorageUnavailableError`,
+which the server turns into 503 ``temporarily_unavailable`` rather than a wrong
+``invalid_grant``.
 
-The contract suite in ``tests/storage/`` is the executable form of this page.
+The contract suite :mod:`mintage.testing` is the executable form of this page.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from .models import (
 
 @runtime_checkable
 class ClientStore(Protocol):
+    """Registered clients (RFC 6749 §2).  Consumed by client authentication
+    (``core/client_auth.py``), the authorization and logout endpoints, and
+    ``core/clients.py`` (registration, ``mintage clients``)."""
+
     async def get_client(self, client_id: str) -> Client | None:
         """The client with this id, or ``None``."""
         ...
@@ -38,8 +45,9 @@ class ClientStore(Protocol):
         ...
 
     async def delete_client(self, client_id: str) -> bool:
-        """Delete the client with every token, authorization code and consent it has;
-        ``True`` if it existed.  One transaction: nothing of it is left half-deleted."""
+        """Delete the client with every token, authorization code and consent of it
+        that this object keeps; ``True`` if it existed.  One transaction: nothing of it
+        is left half-deleted.  (Tokens kept by another object stay until they expire.)"""
         ...
 
     async def list_clients(self) -> list[Client]:
@@ -49,6 +57,10 @@ class ClientStore(Protocol):
 
 @runtime_checkable
 class TokenStore(Protocol):
+    """Issued tokens, by digest.  Consumed by ``core/issuer.py``, the grants
+    (``core/grants/``), revocation, introspection and the bearer check
+    (``core/endpoints/``)."""
+
     async def save_token(self, token: Token) -> None:
         """Persist a new token durably before returning.
 
@@ -85,21 +97,25 @@ class TokenStore(Protocol):
         ...
 
     async def purge_expired(self, now: int, batch_size: int) -> int:
-        """Delete rows that expired before ``now``: tokens, and the authorization codes,
-        sessions and login failures of the stores that keep them, at most
+        """Delete rows that expired before ``now``: of every expiring concern this
+        object keeps (tokens, authorization codes, sessions, login failures), at most
         ``batch_size`` per kind.
 
         Returns how many rows were deleted in all (so up to four times ``batch_size``).
         A result below ``batch_size`` means no kind had ``batch_size`` expired rows, so
         nothing that expired before ``now`` is left: callers loop until then, in small
-        batches (docs/architecture.md §5).  Consumed codes stay until they expire, so that a replay
-        is still recognised (RFC 6749 §4.1.2).
+        batches (docs/architecture.md §5).  Consumed codes stay until they expire, so
+        that a replay is still recognised (RFC 6749 §4.1.2).  The server calls it once
+        per object, whichever of these concerns it serves (:class:`ExpiringStore`).
         """
         ...
 
 
 @runtime_checkable
 class UserStore(Protocol):
+    """Accounts that sign in.  Consumed by ``core/login.py`` (sign-in page, password
+    grant), UserInfo and ID token claims (``core/oidc/``), ``mintage users``."""
+
     async def get_user_by_username(self, username: str) -> User | None:
         """The user with this username (exact match), or ``None``."""
         ...
@@ -115,7 +131,17 @@ class UserStore(Protocol):
 
 
 @runtime_checkable
-class AuthorizationCodeStore(Protocol):
+class ExpiringStore(Protocol):
+    """What every concern with expiring rows has: :meth:`TokenStore.purge_expired`."""
+
+    async def purge_expired(self, now: int, batch_size: int) -> int: ...
+
+
+@runtime_checkable
+class AuthorizationCodeStore(ExpiringStore, Protocol):
+    """Authorization codes (RFC 6749 §4.1), by digest.  Consumed by the authorization
+    endpoint (``core/endpoints/authorize.py``) and the authorization code grant."""
+
     async def save_code(self, code: AuthorizationCode) -> None:
         """Persist a new code durably before returning (it is sent right after)."""
         ...
@@ -133,6 +159,8 @@ class AuthorizationCodeStore(Protocol):
 
 @runtime_checkable
 class ConsentStore(Protocol):
+    """What each user granted each client.  Consumed by ``core/consent.py``."""
+
     async def get_consent(self, user_id: str, client_id: str) -> Consent | None: ...
 
     async def save_consent(self, consent: Consent) -> None:
@@ -149,7 +177,9 @@ class ConsentStore(Protocol):
 
 
 @runtime_checkable
-class SessionStore(Protocol):
+class SessionStore(ExpiringStore, Protocol):
+    """Browser sign-in sessions, by cookie digest.  Consumed by ``core/sessions.py``."""
+
     async def save_session(self, session: Session) -> None: ...
 
     async def get_session(self, digest: str) -> Session | None:
@@ -160,9 +190,9 @@ class SessionStore(Protocol):
 
 
 @runtime_checkable
-class LoginAttemptStore(Protocol):
+class LoginAttemptStore(ExpiringStore, Protocol):
     """Failed sign-ins and the lock-out they cause (RFC 6749 §10.10: password guessing),
-    per key, in the table every worker shares.
+    per key, in the table every worker shares.  Consumed by ``core/login.py``.
 
     Keys are short opaque strings (keyed digests: ``core/login.py``), for known and
     unknown usernames alike.  A row whose ``expires_at`` has passed counts as absent;
@@ -195,6 +225,9 @@ class LoginAttemptStore(Protocol):
 
 @runtime_checkable
 class SubjectTokenStore(Protocol):
+    """Revocation of a subject's tokens; usually the :class:`TokenStore` itself.
+    Consumed by ``core/consent.py`` (a withdrawn consent)."""
+
     async def revoke_for_subject(self, client_id: str, subject: str, now: int) -> int:
         """Revoke every unrevoked token of this client for this subject (consent
         withdrawn); returns how many changed."""
@@ -203,7 +236,8 @@ class SubjectTokenStore(Protocol):
 
 @runtime_checkable
 class KeyStore(Protocol):
-    """JWS signing keys (RFC 7517), private parts sealed (see :class:`SigningKey`)."""
+    """JWS signing keys (RFC 7517), private parts sealed (see :class:`SigningKey`).
+    Consumed by ``core/keyring.py`` (ID tokens, JWT access tokens, the JWKS)."""
 
     async def list_signing_keys(self) -> list[SigningKey]:
         """Every key, ordered by ``created_at`` then ``kid``."""
@@ -221,6 +255,7 @@ class KeyStore(Protocol):
 @runtime_checkable
 class AuditStore(Protocol):
     """Security events for operators (``mintage audit``), kept ``audit_retention_days``.
+    Consumed by ``core/audit.py``.
 
     Events are only ever appended, listed and purged by age: no other method of any
     store touches them (deleting a client keeps its events).
@@ -266,7 +301,8 @@ class AuditedTokenStore(Protocol):
     A store that has them writes both in one transaction and, where it can, one round
     trip (PostgreSQL: one statement); the engine uses them when the store has them, and
     otherwise calls the plain methods and :meth:`AuditStore.record_audit_event`.  Not
-    part of :class:`Storage`: a custom store may leave them out.
+    part of :class:`Storage`: a custom store may leave them out.  Used only when one
+    object is both the token and the audit store.
     """
 
     async def save_tokens_audited(self, tokens: Sequence[Token], event: AuditEvent) -> None:
@@ -294,11 +330,9 @@ class Storage(
     AuditStore,
     Protocol,
 ):
-    """Everything the server needs, plus lifecycle hooks.
-
-    Every protocol above is required: the token, authorization and sign-in endpoints
-    are always on, so a custom store implements them all (mypy checks it where the
-    store is passed to ``create_app``).
+    """Every concern in one object, plus the lifecycle hooks: what the bundled stores
+    are.  A custom store need not be one: give the server the concerns its features
+    use (:class:`~mintage.core.stores.Stores`).
     """
 
     async def open(self) -> None:
@@ -312,6 +346,11 @@ class Storage(
     async def ping(self) -> bool:
         """``True`` when the backend answers (readiness)."""
         ...
+
+
+# Lifecycle is optional per object: the server calls ``open()`` on start-up,
+# ``close()`` on shutdown and ``ping()`` for readiness on each distinct store that has
+# them (web/app.py).
 
 
 #: What :meth:`InvalidationSource.add_invalidation_listener` calls: the topic that changed.

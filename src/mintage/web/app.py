@@ -26,6 +26,7 @@ from ..core.observe import NO_OBSERVER, EngineObserver
 from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import KEYS_TOPIC, InvalidationSource, Storage
+from ..core.stores import Stores, purge_all
 from ..ratelimits import RateLimits, build_rate_limiter
 from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
@@ -41,18 +42,22 @@ log = logging.getLogger("mintage")
 
 
 class MintageApp:
-    """Holds the server and store; serves health checks and runs the lifespan."""
+    """Holds the server and its stores; serves health checks and runs the lifespan.
+
+    Lifecycle is optional per store: each distinct object given is opened on start-up,
+    closed on shutdown and pinged for readiness when it has the method.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        storage: Storage,
         server: AuthorizationServer,
         limiter: RateLimits | None = None,
     ):
         self.settings = settings
-        self.storage = storage
         self.server = server
+        #: each distinct store object once
+        self.stores = server.stores.distinct()
         #: the rate limiter, closed on shutdown (``None``: rate limits are off)
         self.limiter = limiter
         #: the app's metrics, when they are served (set by :func:`create_app`)
@@ -65,7 +70,12 @@ class MintageApp:
 
     async def readyz(self, request: Request) -> Response:
         try:
-            ready = await self.storage.ping()
+            ready = True
+            for store in self.stores:
+                ping = getattr(store, "ping", None)
+                if ping is not None and not await ping():
+                    ready = False
+                    break
         except Exception:
             ready = False
         if ready:
@@ -80,7 +90,7 @@ class MintageApp:
             try:
                 now = self.server.clock()
                 await purge_all(
-                    self.storage, now, batch, audit_before=audit_cutoff(self.settings, now)
+                    self.server.stores, now, batch, audit_before=audit_cutoff(self.settings, now)
                 )
             except Exception:
                 log.warning("purge of expired rows failed; will retry", exc_info=True)
@@ -112,20 +122,30 @@ class MintageApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        await self.storage.open()
+        opened = []
+        try:
+            for store in self.stores:
+                if hasattr(store, "open"):
+                    await store.open()
+                opened.append(store)
+        except BaseException:
+            await _close(opened)
+            raise
         unsubscribe = None
-        if isinstance(self.storage, InvalidationSource):
+        key_store = self.server.stores.keys
+        if isinstance(key_store, InvalidationSource):
             # A key rotated by another instance or the CLI: reload at the next use,
             # without waiting for the key ring's reload interval.
             keys = self.server.keys
-            unsubscribe = self.storage.add_invalidation_listener(
+            unsubscribe = key_store.add_invalidation_listener(
                 KEYS_TOPIC, lambda _topic: keys.invalidate()
             )
-        # First start: a signing key per configured algorithm (RFC 7517).
-        await self.server.keys.ensure()
+        if key_store is not None:
+            # First start: a signing key per configured algorithm (RFC 7517).
+            await self.server.keys.ensure()
         if self.settings.purge_interval:
             self._purge_task = asyncio.create_task(self._purge_loop())
-        if self.settings.key_rotation_days:
+        if self.settings.key_rotation_days and key_store is not None:
             self._rotation_task = asyncio.create_task(self._rotation_loop())
         try:
             yield
@@ -137,42 +157,24 @@ class MintageApp:
                         await task
             if unsubscribe is not None:
                 unsubscribe()
-            await self.storage.close()
+            await _close(opened)
             self.server.close()
             if self.limiter is not None:
                 await self.limiter.aclose()
+
+
+async def _close(stores: list[object]) -> None:
+    """Close each store that has ``close``, in reverse order of opening."""
+    for store in reversed(stores):
+        close = getattr(store, "close", None)
+        if close is not None:
+            await close()
 
 
 def audit_cutoff(settings: Settings, now: int) -> int | None:
     """Audit events older than this are purged; ``None`` keeps them all."""
     days = settings.audit_retention_days
     return now - days * 86_400 if days else None
-
-
-async def purge_all(
-    storage: Storage, now: int, batch: int, *, audit_before: int | None = None
-) -> int:
-    """Delete expired tokens, codes and sessions, and audit events older than
-    ``audit_before`` (when given), in batches, yielding between batches.
-
-    Each call of ``purge_expired`` deletes at most ``batch`` rows per kind and returns
-    the total; a total below ``batch`` means every kind is drained, so the loop ends
-    (at worst one extra call that deletes nothing).  Returns the rows deleted in all.
-    """
-    total = 0
-    while True:
-        deleted = await storage.purge_expired(now, batch)
-        total += deleted
-        if deleted < batch:
-            break
-        await asyncio.sleep(0)  # let requests run between batches
-    while audit_before is not None:
-        deleted = await storage.purge_audit_events(audit_before, batch)
-        total += deleted
-        if deleted < batch:
-            break
-        await asyncio.sleep(0)
-    return total
 
 
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
@@ -202,6 +204,7 @@ def server_config(settings: Settings) -> ServerConfig:
         key_publish_lead=settings.key_publish_lead,
         refresh_grace_seconds=settings.refresh_grace_seconds,
         audit_token_issued=settings.audit_token_issued,
+        audit=settings.audit_enabled,
         password_threads=settings.password_verify_threads,
         password_queue=settings.password_verify_queue,
     )
@@ -209,7 +212,7 @@ def server_config(settings: Settings) -> ServerConfig:
 
 def build_server(
     settings: Settings,
-    storage: Storage,
+    storage: Stores | Storage,
     *,
     clock: Clock = system_clock,
     pepper: bytes | None = None,
@@ -244,33 +247,54 @@ def create_app(
     settings: Settings | None = None,
     *,
     storage: Storage | None = None,
+    stores: Stores | None = None,
     clock: Clock = system_clock,
     pepper: bytes | None = None,
     tracer_provider: Any = None,
 ) -> HotPaths:
     """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
 
-    ``storage`` may be any object meeting :class:`mintage.core.storage.Storage` (the
-    origin's "model"); by default it is built from ``settings.database_url``.  The
-    app opens the store on start-up and closes it on shutdown.  ``tracer_provider``
-    receives the spans when ``settings.otel_enabled`` is on (:mod:`mintage.web.tracing`).
+    The stores (docs/storage.md): by default one built from ``settings.database_url``
+    serves every concern.  ``storage`` is one object serving them instead (the origin's
+    "model"; any object meeting :class:`mintage.core.storage.Storage`, or the protocols
+    the enabled features use); ``stores`` names a store per concern
+    (:class:`mintage.core.stores.Stores`), the concerns it leaves out taken from
+    ``storage`` when given.  A store missing for an enabled feature stops here with a
+    :class:`~mintage.core.errors.StoreConfigurationError` naming it.  The app opens each
+    store on start-up and closes it on shutdown.
+
+    With stores of your own, the server secret (``pepper``, or ``secret_key`` /
+    ``secret_key_file`` in the settings) must be given: no key file is invented beside
+    a database the server does not use.  ``tracer_provider`` receives the spans when
+    ``settings.otel_enabled`` is on (:mod:`mintage.web.tracing`).
     """
     settings = settings or Settings()
-    storage = storage if storage is not None else open_storage(settings.database_url)
-    pepper = pepper if pepper is not None else load_pepper(settings)
+    custom = storage is not None or stores is not None
+    if stores is None:
+        stores = Stores.of(storage if storage is not None else open_storage(settings.database_url))
+    elif storage is not None:
+        stores = stores.with_defaults(storage)
+    if pepper is None:
+        if custom and not (settings.secret_key or settings.secret_key_file):
+            raise ValueError(
+                "stores of your own need the server secret: pass pepper=… to create_app, "
+                "or set secret_key / secret_key_file (docs/storage.md)"
+            )
+        pepper = load_pepper(settings)
     limiter = rate_limiter(settings, clock)
     # Kept only where /metrics is served (web/metrics_access.py): else it is pure cost.
-    metrics = Metrics(getattr(storage, "pool_stats", None)) if settings.metrics_served else None
+    pool_stats = getattr(stores.tokens, "pool_stats", None)
+    metrics = Metrics(pool_stats) if settings.metrics_served else None
     observer = metrics if metrics is not None else NO_OBSERVER
     server = build_server(
         settings,
-        storage,
+        stores,
         clock=clock,
         pepper=pepper,
         limiter=limiter if limiter is not None else NO_RATE_LIMITS,
         observer=observer,
     )
-    web = MintageApp(settings, storage, server, limiter)
+    web = MintageApp(settings, server, limiter)
     web.metrics = metrics
     limit = settings.max_body_bytes
 

@@ -66,7 +66,7 @@ class Services:
             server.login,
             server.sessions,
             server.consent,
-            server.storage,
+            server.users,
             server.end_session,
         )
 

@@ -1,10 +1,14 @@
-"""Sample records for the storage suites: every field set, with non-ASCII text."""
+"""Sample records for the store contract: every field set, with non-ASCII text."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from mintage.core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
+import pytest
+
+from ..core.models import AuthorizationCode, Client, Consent, Session, Token, TokenKind, User
+from ..core.stores import missing_methods
 
 NOW = 1_750_000_000
 
@@ -81,3 +85,12 @@ def consent(user_id: str = "user-1", client_id: str = "client-1", **changes: obj
 def session(digest: str = "session-1", **changes: object) -> Session:
     base = Session(digest=digest, user_id="user-1", auth_time=NOW - 60, expires_at=NOW + 3600)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def requires(store: object, *protocols: type[Any]) -> None:
+    """Skip the test unless ``store`` also implements ``protocols`` (a test that spans
+    concerns, run only where one object serves them all)."""
+    for protocol in protocols:
+        missing = missing_methods(store, protocol)
+        if missing:
+            pytest.skip(f"the store is no {protocol.__name__} (lacks {', '.join(missing)})")
