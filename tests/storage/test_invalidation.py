@@ -216,11 +216,11 @@ async def test_postgres_lost_listener_flushes_shortens_and_recovers(
         )
         listener = server._listener
         assert listener is not None and listener.listening
-        pid = await admin.fetchval(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", server.channel
-        )
-        assert pid is not None
-        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        # This store's own listening connection: ``other`` listens on the same channel,
+        # under the same application_name, so pg_stat_activity alone could name either.
+        assert listener._conn is not None
+        pid = listener._conn.get_server_pid()
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
         # The loss is noticed: every cached client is dropped, new entries live 1 s.
         # Then it listens again, and the long TTL is back.
         recovered = ("reliable", True, 60)
