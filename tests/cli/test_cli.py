@@ -491,6 +491,7 @@ def test_serve_creates_a_demo_client_only_on_a_new_database(
         "server_header": False,
         "log_level": "info",
         "timeout_graceful_shutdown": 30,
+        "timeout_worker_healthcheck": 30,
         "proxy_headers": True,
         "forwarded_allow_ips": "127.0.0.1,::1",
         "log_config": None,

@@ -134,6 +134,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # with none, uvicorn's proxy middleware is left out altogether.
         "proxy_headers": bool(settings.forwarded_allow_ips.strip()),
         "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # With --workers N uvicorn restarts a worker that does not answer its health
+        # check in time (5 s by default); a worker still starting on a loaded host (all
+        # workers import and open the store at once) is slow, not dead.
+        "timeout_worker_healthcheck": 30,
     }
 
 
