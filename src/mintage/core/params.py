@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, parse_qsl
 
 from .errors import InvalidRequestError
-from .http import OAuthRequest
+
+if TYPE_CHECKING:  # the resource kit imports this module: it stays this light
+    from .http import OAuthRequest
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -100,6 +102,18 @@ def body_params(request: OAuthRequest, *, allow_empty: bool = False) -> dict[str
         return {}
     got = f"got {ctype}" if ctype else "no Content-Type was given"
     raise InvalidRequestError(f"unsupported content type ({got}): {_WHAT_TO_SEND}")
+
+
+def split_query(query_string: bytes) -> dict[str, list[str]]:
+    """Every value of every name of a raw query string, as :attr:`OAuthRequest.query`
+    holds them (repeats kept, so that they can be refused where they matter).
+
+    Never raises: bytes that are not UTF-8 become U+FFFD, and such a value matches no
+    parameter the server issued.
+    """
+    if not query_string:
+        return {}
+    return parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
 
 
 def query_params(query: Mapping[str, list[str]]) -> dict[str, str]:

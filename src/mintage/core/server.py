@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .audience import Audiences
 from .audit import Auditor
+from .bearer import challenge
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator
 from .client_throttle import ClientThrottle
 from .clock import Clock, system_clock
@@ -19,7 +20,7 @@ from .credentials import SecretHasher
 from .endpoints.authorize import AuthorizeEndpoint
 from .endpoints.introspection import IntrospectionEndpoint
 from .endpoints.metadata import MetadataEndpoint, metadata_document
-from .endpoints.resource import BearerVerifier, ResourceEndpoint, challenge
+from .endpoints.resource import BearerVerifier, ResourceEndpoint
 from .endpoints.revocation import RevocationEndpoint
 from .endpoints.token import TokenEndpoint
 from .errors import OAuthError, ServerError, StorageUnavailableError, TemporarilyUnavailableError
