@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from ..bearer import bearer_token
 from ..clock import Clock
-from ..credentials import ACCESS_TOKEN_PREFIX, token_digest, well_formed
+from ..credentials import ACCESS_TOKEN_PREFIX, looks_like_jws, token_digest, well_formed
 from ..errors import InsufficientScopeError, InvalidTokenError
 from ..http import OAuthRequest, OAuthResponse, json_response
-from ..jose import looks_like_jws
 from ..models import Token, TokenKind
 from ..params import FORM, parse_form
 from ..storage import TokenStore
