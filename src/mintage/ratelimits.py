@@ -18,6 +18,7 @@ acceptable price for abuse limits that must stay cheap on the token endpoint
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -39,15 +40,31 @@ RETRY_BACKEND = 5.0
 #: a Redis that answers slower than this is treated as down (the token endpoint waits)
 REDIS_TIMEOUT = 0.5
 
-REJECTIONS = Counter(
-    "mintage_rate_limit_rejections",
-    "Requests refused with 429 by a rate limit.",
-    ("endpoint", "limit"),
-)
-BACKEND_ERRORS = Counter(
-    "mintage_rate_limit_backend_errors",
-    "Rate-limit checks that could not reach Redis (counted in process memory instead).",
-)
+
+class RateLimitMetrics:
+    """The limiter's counters, in prometheus_client's default registry (``/metrics``
+    renders it, web/metrics.py).  Process-wide, as the limits of every app in the process
+    are; built by :func:`rate_limit_metrics`, never at import."""
+
+    __slots__ = ("backend_errors", "rejections")
+
+    def __init__(self) -> None:
+        self.rejections = Counter(
+            "mintage_rate_limit_rejections",
+            "Requests refused with 429 by a rate limit.",
+            ("endpoint", "limit"),
+        )
+        self.backend_errors = Counter(
+            "mintage_rate_limit_backend_errors",
+            "Rate-limit checks that could not reach Redis (counted in process memory instead).",
+        )
+
+
+@functools.cache
+def rate_limit_metrics() -> RateLimitMetrics:
+    """The one :class:`RateLimitMetrics` of the process, registered on first call (when
+    a limiter or an app's metrics are built): importing this module registers nothing."""
+    return RateLimitMetrics()
 
 
 class ProcessMemoryStorage(Storage):
@@ -146,6 +163,7 @@ class WindowLimiter:
         self, limits: Mapping[str, str], storage: Storage, now: Callable[[], float]
     ) -> None:
         self.storage = storage
+        self._metrics = rate_limit_metrics()
         self._windows: dict[str, _Window] = {
             name: _Window(name, parse(value)) for name, value in limits.items() if value.strip()
         }
@@ -173,7 +191,7 @@ class WindowLimiter:
         return await self._retry_after(key)
 
     def rejected(self, bucket: Bucket) -> None:
-        REJECTIONS.labels(bucket.endpoint, bucket.limit).inc()
+        self._metrics.rejections.labels(bucket.endpoint, bucket.limit).inc()
 
     async def aclose(self) -> None:
         return None
@@ -192,9 +210,10 @@ class SharedLimiter:
         self.fallback = fallback
         self._pool = pool
         self._degraded_until = 0.0  # time.monotonic() until which Redis is not tried
+        self._metrics = rate_limit_metrics()
 
     def _failed(self, exc: Exception) -> None:
-        BACKEND_ERRORS.inc()
+        self._metrics.backend_errors.inc()
         cause = exc.storage_error if isinstance(exc, StorageError) else exc
         if not self._degraded_until:
             log.warning(
@@ -235,7 +254,7 @@ class SharedLimiter:
         return await self.fallback.exhausted(bucket, key)
 
     def rejected(self, bucket: Bucket) -> None:
-        REJECTIONS.labels(bucket.endpoint, bucket.limit).inc()
+        self._metrics.rejections.labels(bucket.endpoint, bucket.limit).inc()
 
     async def aclose(self) -> None:
         await self._pool.aclose()

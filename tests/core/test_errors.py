@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from mintage.core import errors
-from mintage.core.endpoints.resource import BearerChallenge, challenge
+from mintage.core.bearer import MissingTokenError, challenge
 from mintage.core.http import error_response
 
 # RFC 6749 §5.2: error_description = *( %x20-21 / %x23-5B / %x5D-7E )
@@ -77,7 +77,7 @@ def test_temporarily_unavailable_says_when_to_retry() -> None:
 
 
 def test_bearer_challenges() -> None:
-    assert challenge("mintage", BearerChallenge("none")) == 'Bearer realm="mintage"'
+    assert challenge("mintage", MissingTokenError()) == 'Bearer realm="mintage"'
     assert challenge("mintage", None) == 'Bearer realm="mintage"'
     assert (
         challenge("mintage", errors.InvalidTokenError("expired"))

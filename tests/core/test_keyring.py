@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import orjson
 import pytest
 from joserfc import jws
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 
 from mintage.core.clock import FrozenClock
-from mintage.core.jose import JWSError, generate_key, sign, verify
+from mintage.core.jose import JWSError, generate_key, key_fits, sign, verify
 from mintage.core.keyring import KeyRing, KeyRingError
 from mintage.core.sealing import Sealer, SealError, derive_key
 from mintage.storage.memory import MemoryStorage
@@ -189,3 +191,23 @@ def test_our_signatures_verify_with_an_independent_library(alg: str) -> None:
     obj = jws.deserialize_compact(token, public, algorithms=[alg])
     assert obj.headers() == {"alg": alg, "typ": "at+jwt", "kid": "k1"}
     assert orjson.loads(obj.payload) == {"sub": "ü", "n": 1}
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+def test_verifying_our_signatures_warns_nothing(alg: str) -> None:
+    """joserfc flags EdDSA (RFC 9864); our allow-list registry asks it for no opinion."""
+    key = generate_key(alg)
+    token = sign({"sub": "s"}, key, alg=alg, kid="k1", typ="JWT")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert verify(token, key, allowed=(alg,))[1] == {"sub": "s"}
+    assert [str(w.message) for w in caught] == []
+
+
+def test_a_key_of_the_wrong_curve_does_not_fit() -> None:
+    """RFC 8725 §3.2: the key must be of the type and curve the algorithm needs."""
+    p384 = ECKey.generate_key("P-384")
+    token = sign({"sub": "s"}, generate_key("ES256"), alg="ES256", kid="k1", typ="JWT")
+    assert not key_fits(p384, "ES256") and key_fits(p384, "ES384")
+    with pytest.raises(JWSError, match="not accepted"):
+        verify(token, p384, allowed=("ES256",))

@@ -11,6 +11,7 @@ from mintage.core.params import (
     body_params,
     parse_form,
     parse_json,
+    parse_query,
     query_params,
     require,
 )
@@ -68,6 +69,31 @@ def test_form_value_length_is_capped() -> None:
     with pytest.raises(InvalidRequestError) as info:
         parse_form(b"a=" + b"x" * (MAX_VALUE_LENGTH + 1))
     assert "too long" in _description(info)
+
+
+def test_form_accepts_text_and_lifts_the_cap_on_request() -> None:
+    long = "x" * (MAX_VALUE_LENGTH + 1)
+    assert parse_form("a=%C3%A9") == {"a": "\u00e9"}
+    assert parse_form(f"return_to={long}", max_value=None) == {"return_to": long}
+
+
+# query
+
+
+def test_query_is_lenient_on_shape_but_not_on_repeats() -> None:
+    assert parse_query(b"a=1&&b=&c") == {"a": "1", "b": "", "c": ""}
+    assert parse_query("") == {}
+    with pytest.raises(InvalidRequestError) as info:
+        parse_query(b"redirect_uri=x&redirect_uri=y")
+    assert "redirect_uri" in _description(info)
+
+
+@pytest.mark.parametrize("query", [b"a=%ff", b"\xff=1", b"a=" + b"x" * (MAX_VALUE_LENGTH + 1)])
+def test_query_rejects_what_the_form_rejects(query: bytes) -> None:
+    with pytest.raises(InvalidRequestError):
+        parse_query(query)
+    with pytest.raises(InvalidRequestError):
+        parse_form(query)
 
 
 # JSON

@@ -75,8 +75,9 @@ class Connection:
             self.close()
             raise ConnectionLost(str(exc)) from exc
 
-    async def read_reply(self) -> Reply:
-        """The next complete answer on this connection."""
+    async def read_reply(self, *, then_closed: bool = False) -> Reply:
+        """The next complete answer on this connection; with ``then_closed``, the server
+        must close the connection after it (``ConnectionLost`` if anything else comes)."""
         reader, _ = await self._open()
         try:
             async with asyncio.timeout(self.timeout):
@@ -89,6 +90,8 @@ class Connection:
                         name, _, value = line.partition(":")
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if then_closed and await reader.read(1):
+                    raise ConnectionLost("the server kept the connection open")
         except TimeoutError:
             self.close()
             raise  # no answer in time is a failure of its own, not a lost connection

@@ -1,9 +1,10 @@
 """Graceful shutdown: on SIGTERM ``mintage serve`` finishes what it started, then exits 0.
 
-What an orchestrator relies on when it stops an instance (docs/operations.md): the
-listening socket closes at once, so new connections go to other instances; requests
-already received are answered (here: token requests whose body is still arriving when
-the signal comes); idle keep-alive connections are closed; the store is closed cleanly
+What an orchestrator relies on when it stops an instance (docs/operations.md, "Graceful
+shutdown"): the listening socket closes at once, so new connections go to other
+instances; requests already received are answered (here: token requests whose body is
+still arriving when the signal comes), each with ``Connection: close`` and then the
+connection closed; idle keep-alive connections are closed; the store is closed cleanly
 (SQLite: the WAL checkpointed into the database and removed); the exit status is 0.
 """
 
@@ -35,9 +36,13 @@ async def stop_during_requests(server: Server, svc: Credentials) -> tuple[list[R
     headers = {
         "Authorization": basic_auth,
         "Content-Type": "application/x-www-form-urlencoded",
+        # RFC 9110 §10.1.1: the server answers 100 when the application first reads the
+        # body, which tells us, without guessing a delay, that the request is running.
+        "Expect": "100-continue",
     }
     request = Connection.encode("POST", "/oauth/token", "127.0.0.1", headers, body)
-    split = len(request) - len(body) // 2  # the headers and half of the body
+    head = len(request) - len(body)
+    half = head + len(body) // 2
 
     idle = Connection("127.0.0.1", server.port)
     warm = await idle.post("/oauth/token", {"grant_type": "client_credentials"}, basic_auth)
@@ -45,8 +50,10 @@ async def stop_during_requests(server: Server, svc: Credentials) -> tuple[list[R
 
     busy = [Connection("127.0.0.1", server.port) for _ in range(IN_FLIGHT)]
     for conn in busy:
-        await conn.send_raw(request[:split])
-    await asyncio.sleep(0.3)  # the server has read the headers: the requests are running
+        await conn.send_raw(request[:head])
+    for conn in busy:
+        assert (await conn.read_reply()).status == 100  # the endpoint awaits the body
+        await conn.send_raw(request[head:half])
     os.kill(server.pid, signal.SIGTERM)
 
     deadline = asyncio.get_running_loop().time() + 5
@@ -56,8 +63,8 @@ async def stop_during_requests(server: Server, svc: Credentials) -> tuple[list[R
     assert server.process.popen.poll() is None  # still finishing the requests
 
     for conn in busy:
-        await conn.send_raw(request[split:])
-    replies = [await conn.read_reply() for conn in busy]
+        await conn.send_raw(request[half:])
+    replies = [await conn.read_reply(then_closed=True) for conn in busy]
     try:
         await idle.read_reply()
         idle_closed = False
@@ -74,6 +81,7 @@ def test_sigterm_answers_requests_in_flight_then_exits_0(sqlite_deployment: Depl
     replies, idle_closed = asyncio.run(stop_during_requests(server, svc))
     assert [r.status for r in replies] == [200] * IN_FLIGHT, [r.body for r in replies]
     assert all(r.headers.get("connection") == "close" for r in replies)
+    assert all(r.json()["token_type"] == "Bearer" for r in replies)
     assert idle_closed
 
     assert server.process.popen.wait(timeout=20) == 0, server.process.stderr

@@ -7,6 +7,9 @@ tests/http/test_metrics_access.py covers who else may read them.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 
 import prometheus_client
@@ -112,6 +115,26 @@ async def test_the_default_registry_is_included(server: Server) -> None:
         prometheus_client.REGISTRY.unregister(other)
     assert value(text, "mintage_test_elsewhere_total") == 2
     assert "process_cpu_seconds_total" in text or "python_gc_objects_collected_total" in text
+
+
+def test_rate_limit_metrics_are_registered_by_the_app_not_the_import() -> None:
+    """Importing registers nothing in the default registry; an app's metrics name the
+    rate-limit counters from the start, with rate limits off too."""
+    script = textwrap.dedent(
+        """
+        import prometheus_client
+        from mintage.web.metrics import Metrics
+        before = prometheus_client.generate_latest().decode()
+        after = Metrics().render().decode()
+        print("mintage_rate_limit" in before)
+        print("mintage_rate_limit_rejections_total" in after)
+        print("mintage_rate_limit_backend_errors_total 0.0" in after)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "True", "True"]
 
 
 async def test_metrics_can_be_turned_off(make_server: MakeServer) -> None:

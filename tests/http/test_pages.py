@@ -436,6 +436,44 @@ async def test_form_must_be_url_encoded(server: Server) -> None:
     assert_page_headers(response)
 
 
+async def test_pages_refuse_what_the_endpoints_refuse(server: Server) -> None:
+    """The pages read fields with the endpoints' parser (core/params.py)."""
+    reg = await code_client(server)
+    long_state = authorize_params(reg, state="s" * 4097)
+    for response in (
+        await server.http.get("/oauth/authorize", params=long_state),
+        await server.http.post("/oauth/authorize", data=long_state),
+        await server.http.get("/oauth/authorize?client_id=%ff"),
+        await server.http.post(
+            "/oauth/authorize",
+            content=urlencode(authorize_params(reg)) + "&nameonly",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+    ):
+        assert response.status_code == 400
+        assert "location" not in response.headers
+        assert_page_headers(response)
+    page = await server.http.get("/login")
+    fields = {k: unescape(v) for k, v in hidden(page.text).items()}
+    repeated = urlencode({**fields, "username": "alice", "password": PASSWORD}) + "&username=bob"
+    response = await server.http.post(
+        "/login", content=repeated, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 400
+    assert "username is repeated" in response.text
+
+
+async def test_sign_in_carries_a_return_to_longer_than_one_parameter(server: Server) -> None:
+    """``return_to`` holds a whole authorization request: only the body limit bounds it."""
+    await server.user()
+    target = "/oauth/authorize?" + urlencode(
+        {"client_id": "x", "state": "s" * 4000, "n": "n" * 200}
+    )
+    signed = await sign_in(server, return_to=target)
+    assert signed.status_code == 303
+    assert signed.headers["location"] == target
+
+
 async def test_mounted_under_a_prefix(server: Server) -> None:
     transport = httpx.ASGITransport(app=server.app, root_path="/auth")
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -115,12 +115,32 @@ async def test_no_token_is_a_bare_challenge(server: Server) -> None:
         assert "error" not in response.json()
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc", "mint_at_abc"],
-)
-async def test_malformed_authorization_header(server: Server, value: str) -> None:
+@pytest.mark.parametrize("value", ["Bearer", "Bearer ", "bearer \t", "Bearer a b", "Bearer a,b"])
+async def test_malformed_bearer_header(server: Server, value: str) -> None:
     response = await server.http.get("/resource", headers={"Authorization": value})
+    assert_challenge(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("value", ["", "Basic dXNlcjpwYXNz", "Token abc", "mint_at_abc"])
+async def test_other_schemes_are_no_bearer_credentials(server: Server, value: str) -> None:
+    """RFC 6750 §3.1: "attempted using an unsupported authentication method" is a request
+    without authentication information: 401, the bare challenge, no error code."""
+    for response in (
+        await server.http.get("/resource", headers={"Authorization": value}),
+        await server.http.get("/userinfo", headers={"Authorization": value}),
+    ):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="mintage"'
+        assert response.json() == {}
+
+
+async def test_two_authorization_headers_are_invalid_request(
+    server: Server, issued: dict[str, Any]
+) -> None:
+    value = f"Bearer {issued['access_token']}"
+    response = await server.http.get(
+        "/resource", headers=[("Authorization", value), ("Authorization", value)]
+    )
     assert_challenge(response, 400, "invalid_request")
 
 

@@ -120,7 +120,9 @@ async def test_good_token_with_the_right_scope(
 
 @pytest.mark.parametrize("path", ["/api/me", "/admin/stats"])
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Basic YTpi"}], ids=["no header", "another scheme"]
+    "headers",
+    [{}, {"Authorization": "Basic YTpi"}, {"Authorization": "mint_at_abc"}],
+    ids=["no header", "another scheme", "no scheme"],
 )
 async def test_no_token_is_401_without_an_error_code(
     api: httpx.AsyncClient, path: str, headers: dict[str, str]
@@ -196,6 +198,8 @@ async def test_query_string_token_is_refused_by_default(
         [("Authorization", "Bearer")],
         [("Authorization", "Bearer  ")],
         [("Authorization", "Bearer a"), ("Authorization", "Bearer b")],
+        [("Authorization", "Bearer a b")],
+        [("Authorization", "Bearer a,b")],
     ],
 )
 async def test_malformed_authorization_is_400(

@@ -53,6 +53,13 @@ def well_formed(value: str, prefix: str) -> bool:
     return hmac.compare_digest(value[-_CHECK_LEN:], _check(prefix, body))
 
 
+def looks_like_jws(value: str) -> bool:
+    """A JWS compact serialization's shape (RFC 7515 §7.1: three segments, a JSON object
+    header): worth a JWS parse, which judges the rest.  A cheap pre-check for the hot
+    paths and the resource kit's choice between JWT and introspection."""
+    return value.count(".") == 2 and value.startswith("eyJ")
+
+
 def token_digest(token: str) -> str:
     """The stored form of a token or code: hex SHA-256."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

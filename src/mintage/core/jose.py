@@ -8,7 +8,8 @@ the algorithm), and key types that must match the algorithm (§3.2, no RS/HS con
 from __future__ import annotations
 
 import base64
-import warnings
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -16,20 +17,63 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.errors import JoseError, UnsupportedAlgorithmError
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+from joserfc.jws import JWSRegistry
 
 #: RS256 is required by OpenID Connect Core §15.1; ES256 is fast (a P-256 signature costs
-#: a fraction of an RSA one); EdDSA (RFC 8037) with Ed25519.
+#: a fraction of an RSA one); EdDSA (RFC 8037) with Ed25519.  Also what a resource server
+#: accepts by default (``mintage.resource``).
 SIGNING_ALGS: tuple[str, ...] = ("RS256", "ES256", "EdDSA")
+
+#: Every JWS algorithm Mintage can verify, with the key type (and curves) it needs
+#: (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864 §2).  Symmetric (``HS*``) and ``none`` are
+#: absent on purpose: nobody here holds a shared secret, and RS/HS confusion (verifying
+#: an HMAC keyed with the public key's bytes) starts by accepting ``HS256``.
+ALGORITHM_KEYS: Mapping[str, tuple[str, frozenset[str] | None]] = {
+    "RS256": ("RSA", None),
+    "RS384": ("RSA", None),
+    "RS512": ("RSA", None),
+    "PS256": ("RSA", None),
+    "PS384": ("RSA", None),
+    "PS512": ("RSA", None),
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+}
 
 Key = RSAKey | ECKey | OKPKey
 
-_KTY = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 
-# joserfc flags "EdDSA" in favour of RFC 9864's fully-specified "Ed25519"; relying parties
-# still expect "EdDSA", which is what the issue of record (RFC 8037) registers.
-warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
+class AllowListRegistry(JWSRegistry):
+    """Exactly the allow-listed algorithms (RFC 8725 §3.1): no library-wide "recommended"
+    fallback, and no per-call deprecation warning for ``EdDSA`` (RFC 9864), which relying
+    parties still expect and RFC 8037 registers."""
+
+    def get_alg(self, name: str) -> Any:
+        if not self.allowed or name not in self.allowed or name not in self.algorithms:
+            raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
+        return self.algorithms[name]
+
+
+@functools.cache
+def allow_list(algorithms: tuple[str, ...]) -> AllowListRegistry:
+    """The registry for ``algorithms``, built once per allow-list."""
+    return AllowListRegistry(algorithms=algorithms)
+
+
+def key_fits(key: Key | OctKey, alg: str) -> bool:
+    """``True`` when ``key`` may verify ``alg`` (RFC 8725 §3.2): the type and curve the
+    algorithm needs, and the key's own ``alg`` if it declares one."""
+    kty, curves = ALGORITHM_KEYS.get(alg, ("", None))
+    if key.key_type != kty:
+        return False
+    if curves is not None and not (isinstance(key, ECKey | OKPKey) and key.curve_name in curves):
+        return False
+    declared = key.alg
+    return declared is None or declared == alg
 
 
 class JWSError(Exception):
@@ -55,10 +99,6 @@ def import_key(jwk: dict[str, Any]) -> Key:
     if kty == "OKP":
         return OKPKey.import_key(jwk)
     raise ValueError(f"unsupported key type {kty!r}")
-
-
-def key_matches(alg: str, key: Key) -> bool:
-    return _KTY.get(alg) == key.key_type
 
 
 def _b64(data: bytes) -> bytes:
@@ -105,18 +145,13 @@ def verify(
     """The header and claims of a JWS signed by ``key`` with an allowed algorithm."""
     header = header_of(token)
     alg = header.get("alg")
-    if alg not in allowed or not isinstance(alg, str) or not key_matches(alg, key):
+    if alg not in allowed or not isinstance(alg, str) or not key_fits(key, alg):
         raise JWSError("the JWS algorithm is not accepted")
     try:
-        obj = jws.deserialize_compact(token, key, algorithms=[alg])
+        obj = jws.deserialize_compact(token, key, registry=allow_list((alg,)))
         claims = orjson.loads(obj.payload)
     except (JoseError, ValueError) as exc:
         raise JWSError("the JWS signature does not verify") from exc
     if not isinstance(claims, dict):
         raise JWSError("the JWS payload is not a JSON object")
     return header, claims
-
-
-def looks_like_jws(value: str) -> bool:
-    """Three base64url segments: worth a JWS parse (cheap pre-check on hot paths)."""
-    return value.count(".") == 2 and value.startswith("eyJ")

@@ -12,6 +12,7 @@ from typing import TypeVar, cast
 
 from .audience import Audiences
 from .audit import Auditor
+from .bearer import challenge
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator
 from .client_throttle import ClientThrottle
 from .clock import Clock, system_clock
@@ -20,7 +21,7 @@ from .credentials import SecretHasher
 from .endpoints.authorize import AuthorizeEndpoint
 from .endpoints.introspection import IntrospectionEndpoint
 from .endpoints.metadata import MetadataEndpoint, metadata_document
-from .endpoints.resource import BearerVerifier, ResourceEndpoint, challenge
+from .endpoints.resource import BearerVerifier, ResourceEndpoint
 from .endpoints.revocation import RevocationEndpoint
 from .endpoints.token import TokenEndpoint
 from .errors import OAuthError, ServerError, StorageUnavailableError, TemporarilyUnavailableError

@@ -8,7 +8,8 @@ The verifiers raise the error classes of :mod:`mintage.core.errors`:
   the wrong way (§3.1 ``invalid_request``);
 * :class:`InsufficientScopeError` (403), which also carries the scope the resource
   requires, for the challenge's ``scope`` attribute (§3);
-* :class:`MissingTokenError` (401 with no error code, §3.1);
+* :class:`~mintage.core.bearer.MissingTokenError` (401 with no error code, §3.1): no
+  bearer token, or another scheme such as ``Basic``;
 * :class:`~mintage.core.errors.TemporarilyUnavailableError` (503): the authorization
   server cannot be reached.  Never ``invalid_token`` for an outage: clients would throw
   away tokens that are still good (docs/architecture.md §2);
@@ -22,6 +23,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from mintage.core.bearer import MissingTokenError
+from mintage.core.bearer import challenge as _challenge
 from mintage.core.errors import (
     InsufficientScopeError as _CoreInsufficientScopeError,
 )
@@ -48,24 +51,6 @@ __all__ = [
 ]
 
 
-class MissingTokenError(OAuthError):
-    """401 without an error code: the request carried no bearer token at all.
-
-    RFC 6750 §3.1: "If the request lacks any authentication information ..., the
-    resource server SHOULD NOT include an error code or other error information", so
-    neither the challenge nor the body names one.
-    """
-
-    error = "invalid_request"
-    status_code = 401
-
-    def __init__(self) -> None:
-        super().__init__("no bearer token was presented")
-
-    def body(self) -> dict[str, str]:
-        return {}
-
-
 class InsufficientScopeError(_CoreInsufficientScopeError):
     """RFC 6750 §3.1 ``insufficient_scope`` (403); ``required`` feeds the §3 ``scope``."""
 
@@ -75,19 +60,13 @@ class InsufficientScopeError(_CoreInsufficientScopeError):
 
 
 def challenge(realm: str, exc: OAuthError) -> str:
-    """The ``WWW-Authenticate: Bearer`` value for an error (RFC 6750 §3).
+    """The ``WWW-Authenticate: Bearer`` value for an error (RFC 6750 §3), with the scope
+    an :class:`InsufficientScopeError` requires.
 
-    ``realm`` must already be safe (see :func:`safe_realm`); descriptions are kept to
-    RFC 6749 §5.2's character set by :class:`~mintage.core.errors.OAuthError`.
+    ``realm`` must already be safe (see :func:`safe_realm`).
     """
-    parts = [f'realm="{realm}"']
-    if not isinstance(exc, MissingTokenError):
-        parts.append(f'error="{exc.error}"')
-        if exc.description:
-            parts.append(f'error_description="{exc.description}"')
-        if isinstance(exc, InsufficientScopeError) and exc.required:
-            parts.append(f'scope="{" ".join(exc.required)}"')
-    return "Bearer " + ", ".join(parts)
+    required = exc.required if isinstance(exc, InsufficientScopeError) else ()
+    return _challenge(realm, exc, " ".join(required) or None)
 
 
 def safe_realm(realm: str) -> str:

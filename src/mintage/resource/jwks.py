@@ -21,41 +21,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, Key, OKPKey, import_key
+from joserfc.jwk import Key, import_key
+
+from mintage.core.jose import key_fits
 
 from ._http import HTTP, log, request_json
 from .errors import InvalidTokenError, OAuthError, ServerError, TemporarilyUnavailableError
 
 Clock = Callable[[], float]
 
-#: The key type (and curve) each supported JWS algorithm needs (RFC 7518 §3.1, RFC 8037
-#: §3.1, RFC 9864 §2).  Symmetric (``HS*``) and ``none`` are absent on purpose: a
-#: resource server holds no shared secret, and RS/HS confusion (verifying an HMAC keyed
-#: with the public key's bytes) starts by accepting ``HS256``.
-ALGORITHM_KEYS: Mapping[str, tuple[str, frozenset[str] | None]] = {
-    "RS256": ("RSA", None),
-    "RS384": ("RSA", None),
-    "RS512": ("RSA", None),
-    "PS256": ("RSA", None),
-    "PS384": ("RSA", None),
-    "PS512": ("RSA", None),
-    "ES256": ("EC", frozenset({"P-256"})),
-    "ES384": ("EC", frozenset({"P-384"})),
-    "ES512": ("EC", frozenset({"P-521"})),
-    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
-    "Ed25519": ("OKP", frozenset({"Ed25519"})),
-}
-
 #: RFC 7518 §3.3: RSA keys of 2048 bits or more.
 MIN_RSA_BITS = 2048
 
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-
-
-def _curve(key: Key) -> str | None:
-    if isinstance(key, ECKey | OKPKey):
-        return key.curve_name
-    return None
 
 
 def _rsa_bits(data: Mapping[str, Any]) -> int:
@@ -68,15 +46,6 @@ def _rsa_bits(data: Mapping[str, Any]) -> int:
     except ValueError:
         return 0
     return int.from_bytes(raw, "big").bit_length()
-
-
-def key_fits(key: Key, alg: str) -> bool:
-    """``True`` when ``key`` may verify ``alg``: right type, curve, declared ``alg``."""
-    kty, curves = ALGORITHM_KEYS[alg]
-    if key.key_type != kty or (curves is not None and _curve(key) not in curves):
-        return False
-    declared = key.alg
-    return declared is None or declared == alg
 
 
 def parse_jwks(document: Any, source: str) -> dict[str, list[Key]]:

@@ -15,34 +15,27 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
-from joserfc.errors import JoseError, UnsupportedAlgorithmError
-from joserfc.jws import JWSRegistry, extract_compact, validate_compact
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact, validate_compact
+
+from mintage.core.credentials import looks_like_jws
+from mintage.core.jose import ALGORITHM_KEYS, SIGNING_ALGS, AllowListRegistry
 
 from ._http import DEFAULT_TIMEOUT, HTTP, log
 from .discovery import Discovery, normalize_issuer
 from .errors import InvalidTokenError, ServerError
-from .jwks import ALGORITHM_KEYS, JWKSCache
+from .jwks import JWKSCache
 from .token import AccessToken, ClaimError, access_token_from_claims, numeric_date
-from .verifier import check_syntax, looks_like_jws
+from .verifier import check_syntax
 
 Clock = Callable[[], float]
 
 #: RFC 9068 §2.2 lists these as REQUIRED in a JWT access token.
 REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
-DEFAULT_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+#: What Mintage signs with (RS256 for ID tokens, the configured access-token algorithm).
+DEFAULT_ALGORITHMS = SIGNING_ALGS
 #: RFC 9068 §4: ``typ`` is ``at+jwt``; RFC 7515 §4.1.9 allows the full media type too.
 _AT_JWT = frozenset({"at+jwt", "application/at+jwt"})
-
-
-class _Registry(JWSRegistry):
-    """Exactly the allow-listed algorithms; no library-wide "recommended" fallback, and no
-    per-call deprecation warning for ``EdDSA`` (RFC 9864), which Mintage still signs
-    with."""
-
-    def get_alg(self, name: str) -> Any:
-        if not self.allowed or name not in self.allowed or name not in self.algorithms:
-            raise UnsupportedAlgorithmError(f"Algorithm of '{name}' is not allowed")
-        return self.algorithms[name]
 
 
 def default_audience(issuer: str) -> str:
@@ -105,7 +98,7 @@ class JWTVerifier:
             min_refresh_interval=min_refresh_interval,
             max_age=jwks_max_age,
         )
-        self._registry = _Registry(algorithms=self.algorithms, strict_check_header=False)
+        self._registry = AllowListRegistry(algorithms=self.algorithms, strict_check_header=False)
 
     async def _resolve_jwks_uri(self) -> str:
         if self._jwks_uri is None:

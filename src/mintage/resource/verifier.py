@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from mintage.core.credentials import looks_like_jws
+
 from .errors import InvalidTokenError
 from .token import AccessToken
 
@@ -22,20 +24,12 @@ MAX_TOKEN_LENGTH = 8192
 
 # RFC 6750 §2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# RFC 7515 §7.1 compact serialization: three base64url segments (the last may be empty
-# for an unsecured JWS, which is refused later with a precise reason).
-_JWS = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def check_syntax(token: str) -> None:
     """Refuse a value that cannot be a bearer token (RFC 6750 §2.1 ``b64token``)."""
     if len(token) > MAX_TOKEN_LENGTH or not _B64TOKEN.fullmatch(token):
         raise InvalidTokenError("the access token is malformed")
-
-
-def looks_like_jws(token: str) -> bool:
-    """``True`` for a JWS compact serialization whose header is a JSON object."""
-    return _JWS.fullmatch(token) is not None
 
 
 @runtime_checkable

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from time import perf_counter
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 
 from ..core.errors import RequestTooLargeError
 from ..core.http import OAuthRequest, OAuthResponse, error_response
+from ..core.params import split_query
 from ..logs import request_id_var
 from .instrument import HEADER, log_access, request_id
 from .metrics import Metrics, RouteMetrics
@@ -162,14 +162,11 @@ class EngineEndpoint:
             except BodyTooLarge:
                 response = _TOO_LARGE
             else:
-                query_string: bytes = scope.get("query_string", b"")
                 request = OAuthRequest(
                     method=method,
                     path=scope["path"],
                     headers=headers,
-                    query=parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
-                    if query_string
-                    else {},
+                    query=split_query(scope.get("query_string", b"")),
                     body=body,
                     client_ip=client[0] if client else None,
                     request_id=rid,

@@ -1,19 +1,20 @@
 """Reading the pages' form posts and checking where they may send the browser back to.
 
-Forms are parsed with the standard library on a size-capped body (docs/architecture.md §6), and a
-repeated field is refused, as RFC 6749 §3.1 requires of authorization parameters: a
-second ``redirect_uri`` or ``csrf_token`` must not silently win over the first.
+Fields are parsed by the server's one parser (:mod:`mintage.core.params`) on a
+size-capped body (docs/architecture.md §6), so the pages refuse what the endpoints
+refuse: a repeated field (RFC 6749 §3.1: a second ``redirect_uri`` or ``csrf_token``
+must not silently win over the first), bytes that are not UTF-8, an over-long value.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from ..core.errors import InvalidRequestError
+from ..core.params import FORM, MAX_VALUE_LENGTH, parse_form, parse_query
 from .asgi import BodyTooLarge, header_dict, read_body
-
-FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 class BadForm(Exception):
@@ -24,41 +25,34 @@ class BadForm(Exception):
         self.status = status
 
 
-def unique_pairs(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """The pairs as a dict; :class:`BadForm` if a name appears twice."""
-    fields: dict[str, str] = {}
-    for name, value in pairs:
-        if name in fields:
-            raise BadForm(f"the field {name} is repeated")
-        fields[name] = value
-    return fields
+async def read_form(
+    request: Request, limit: int, *, max_value: int | None = MAX_VALUE_LENGTH
+) -> dict[str, str]:
+    """The url-encoded body of ``request`` as a dict of single-valued fields.
 
-
-async def read_form(request: Request, limit: int) -> dict[str, str]:
-    """The url-encoded body of ``request`` as a dict of single-valued fields."""
+    ``max_value=None`` for forms whose fields are not protocol parameters (the sign-in
+    form's ``return_to`` carries a whole authorization request): the body limit bounds
+    them.
+    """
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise BadForm("the form must be sent as application/x-www-form-urlencoded", 415)
+    if content_type != FORM:
+        raise BadForm(f"the form must be sent as {FORM}", 415)
     try:
         body = await read_body(request.receive, header_dict(request.scope["headers"]), limit)
     except BodyTooLarge:
         raise BadForm("the form is too large", 413) from None
-    return parse_fields(body)
-
-
-def parse_fields(raw: bytes | str) -> dict[str, str]:
-    """Url-encoded fields, strictly UTF-8, each name at most once."""
     try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
-    except (UnicodeDecodeError, ValueError):
-        raise BadForm("the fields are not valid UTF-8 form encoding") from None
-    return unique_pairs(pairs)
+        return parse_form(body, max_value=max_value)
+    except InvalidRequestError as exc:
+        raise BadForm(exc.description or exc.error) from None
 
 
 def query_fields(request: Request) -> dict[str, str]:
     """The query string as single-valued fields; repeats are refused."""
-    return parse_fields(request.scope.get("query_string", b""))
+    try:
+        return parse_query(request.scope.get("query_string", b""))
+    except InvalidRequestError as exc:
+        raise BadForm(exc.description or exc.error) from None
 
 
 def local_path(target: str | None, default: str) -> str:

@@ -99,7 +99,7 @@ async def login_get(b: Browser, request: Request) -> Response:
 @guarded
 async def login_post(b: Browser, request: Request) -> Response:
     """Check the CSRF token, then the password; on success a fresh session, 303 on."""
-    form = await read_form(request, b.body_limit)
+    form = await read_form(request, b.body_limit, max_value=None)
     b.check_csrf(request, form, LOGIN)  # before anything is looked up or counted
     visitor = await b.visitor(request)
     return_to = local_path(form.get("return_to"), "")
@@ -147,7 +147,7 @@ async def login_post(b: Browser, request: Request) -> Response:
 @guarded
 async def logout_post(b: Browser, request: Request) -> Response:
     """End the server-side session and clear the cookie; 303 to a local page."""
-    form = await read_form(request, b.body_limit)
+    form = await read_form(request, b.body_limit, max_value=None)
     b.check_csrf(request, form, LOGOUT)
     cookie = b.cookies.session(request)
     if cookie:

@@ -6,7 +6,8 @@ Who may read them (a listener of their own, a bearer secret) is
 Every metric of one app lives in that app's own registry, so several apps in one process
 (tests, an embedder mounting two) never collide; ``/metrics`` also renders
 prometheus_client's default registry, where other modules register theirs
-(``mintage_rate_limit_rejections_total``) and where the process and GC collectors live.
+(``mintage_rate_limit_rejections_total``, :mod:`mintage.ratelimits`) and where the
+process and GC collectors live.
 
 docs/architecture.md §5: the hot path pays for a dict look-up and a few integer additions per
 request. Request counts and latencies are kept in plain per-series slots (:class:`RequestSeries`)
@@ -38,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.observe import EngineObserver
+from ..ratelimits import rate_limit_metrics
 
 #: seconds; the hot endpoints answer in well under a millisecond, password checks take
 #: ~150 ms, so the default buckets (from 5 ms) would put nearly every request in the first
@@ -181,6 +183,9 @@ class Metrics(EngineObserver):
         )
         if pool_stats is not None:
             self.registry.register(StorageCollector(pool_stats))
+        # Named on /metrics from the start, with rate limits on or off (they live in the
+        # default registry, rendered below).
+        rate_limit_metrics()
         self._routes: dict[tuple[str, str], RouteMetrics] = {}
         self._tokens: dict[tuple[str, str], Any] = {}
 

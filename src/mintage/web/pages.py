@@ -24,6 +24,7 @@ from ..core.errors import OAuthError, StorageUnavailableError
 from ..core.login import LoginService
 from ..core.models import Session, User
 from ..core.oidc.logout import EndSessionEndpoint
+from ..core.params import parse_query
 from ..core.sealing import derive_key
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
@@ -31,7 +32,7 @@ from ..core.storage import UserStore
 from ..logs import request_id_var
 from .cookies import CookiePolicy
 from .csrf import FIELD, CsrfSigner, new_browser_secret
-from .forms import BadForm, parse_fields
+from .forms import BadForm
 from .rendering import Pages, secure
 from .sign_in_demand import SignInDemand
 
@@ -224,7 +225,7 @@ class Browser:
         if parts.path != self.base(request) + AUTHORIZE_PATH:
             return None
         try:
-            return await self.services.authorize.validate(parse_fields(parts.query))
+            return await self.services.authorize.validate(parse_query(parts.query))
         except Exception:  # best effort: only the wording of the page depends on it
             return None
 

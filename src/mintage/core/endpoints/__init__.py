@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from ..credentials import ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, token_digest, well_formed
-from ..jose import looks_like_jws
+from ..credentials import (
+    ACCESS_TOKEN_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+    looks_like_jws,
+    token_digest,
+    well_formed,
+)
 from ..models import Token
 from ..storage import TokenStore
 
