@@ -267,19 +267,23 @@ async def sign_in_through_pages(
     username: str = "alice",
     password: str = PASSWORD,
     decision: str = "approve",
+    redirect_uri: str | None = None,
 ) -> str:
     """Play the browser through the real sign-in and consent pages.
 
     ``http`` keeps the cookies (the CSRF and session cookies), like a browser profile.
     From the authorization URL: the sign-in form is filled and posted with its CSRF
     field, the consent form (when asked) is answered with ``decision``, and the
-    ``Location`` that leaves Mintage for the client's redirect URI is returned.
+    ``Location`` that leaves Mintage for the client's redirect URI is returned: one on
+    another origin, or one starting with ``redirect_uri`` (a client on Mintage's origin).
     """
     url = start = httpx.URL(authorization_url)
     response = await http.get(url)
     for _ in range(6):
         if response.status_code in (302, 303):
             location = url.join(response.headers["location"])
+            if redirect_uri is not None and str(location).startswith(redirect_uri + "?"):
+                return str(location)
             if (location.scheme, location.host, location.port) != (
                 start.scheme,
                 start.host,

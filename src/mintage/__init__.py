@@ -43,6 +43,8 @@ _EXPORTS = {
     "AuditEvent": "mintage.core.models",
     "AuditEventType": "mintage.core.audit",
     "AuditStore": "mintage.core.storage",
+    "UserSource": "mintage.core.users",
+    "StoreUserSource": "mintage.core.users",
 }
 
 # Spelt out (not computed from _EXPORTS) so linters and type checkers can see it;
@@ -68,11 +70,13 @@ __all__ = [
     "Settings",
     "Storage",
     "StorageUnavailableError",
+    "StoreUserSource",
     "SubjectTokenStore",
     "Token",
     "TokenKind",
     "TokenStore",
     "User",
+    "UserSource",
     "UserStore",
     "__version__",
     "create_app",
@@ -111,6 +115,7 @@ if TYPE_CHECKING:
         TokenStore,
         UserStore,
     )
+    from .core.users import StoreUserSource, UserSource
     from .settings import Settings
     from .storage import open_storage
     from .storage.memory import MemoryStorage

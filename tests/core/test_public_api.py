@@ -38,6 +38,8 @@ EXPECTED = {
     "TokenStore",
     "User",
     "UserStore",
+    "UserSource",
+    "StoreUserSource",
     "__version__",
     "create_app",
     "hash_password",

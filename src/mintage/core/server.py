@@ -50,6 +50,7 @@ from .ratelimit import (
 from .sealing import Sealer, derive_key
 from .sessions import SessionService
 from .storage import Storage
+from .users import StoreUserSource, UserSource
 
 log = logging.getLogger("mintage")
 
@@ -115,7 +116,9 @@ class ServerConfig:
 class AuthorizationServer:
     """Builds every endpoint from a config, a store, a pepper and a clock.
 
-    ``observer`` is told what the engine did (tokens issued), for metrics.
+    ``observer`` is told what the engine did (tokens issued), for metrics.  ``users``
+    is where users sign in from (:mod:`.users`): by default Mintage's own ``users``
+    table in ``storage``.
     """
 
     def __init__(
@@ -128,8 +131,11 @@ class AuthorizationServer:
         key_encryption_key: bytes | None = None,
         limiter: RateLimiter = NO_RATE_LIMITS,
         observer: EngineObserver = NO_OBSERVER,
+        users: UserSource | None = None,
     ) -> None:
         self.config = config
+        #: who signs in: an application's own user source, or Mintage's users table
+        self.users: UserSource = users if users is not None else StoreUserSource(storage)
         self.storage = storage
         self.clock = clock
         self.hasher = SecretHasher(pepper)
@@ -171,7 +177,7 @@ class AuthorizationServer:
         )
         #: sign-in checks and lock-out, for the login page and the password grant
         self.login = LoginService(
-            storage,
+            self.users,
             storage,
             clock,
             LoginThrottle(limiter),
@@ -183,7 +189,7 @@ class AuthorizationServer:
         ctx = GrantContext(
             issuer=issuer,
             tokens=storage,
-            users=storage,
+            users=self.users,
             clock=clock,
             codes=storage,
             audit=self.audit,
@@ -214,7 +220,7 @@ class AuthorizationServer:
         self.bearer = BearerVerifier(storage, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)
         #: OpenID Connect Core §5.3
-        self.userinfo = UserinfoEndpoint(self.bearer, storage)
+        self.userinfo = UserinfoEndpoint(self.bearer, self.users)
         #: RFC 7517 §5
         self.jwks = JWKSEndpoint(self.keys)
         #: OpenID Connect RP-Initiated Logout 1.0

@@ -26,6 +26,7 @@ from ..core.observe import NO_OBSERVER, EngineObserver
 from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import KEYS_TOPIC, InvalidationSource, Storage
+from ..core.users import UserSource
 from ..ratelimits import RateLimits, build_rate_limiter
 from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
@@ -215,6 +216,7 @@ def build_server(
     pepper: bytes | None = None,
     limiter: RateLimiter = NO_RATE_LIMITS,
     observer: EngineObserver = NO_OBSERVER,
+    users: UserSource | None = None,
 ) -> AuthorizationServer:
     """The engine for these settings over this store (also used by the CLI)."""
     return AuthorizationServer(
@@ -225,6 +227,7 @@ def build_server(
         key_encryption_key=load_key_encryption_key(settings),
         limiter=limiter,
         observer=observer,
+        users=users,
     )
 
 
@@ -247,6 +250,7 @@ def create_app(
     clock: Clock = system_clock,
     pepper: bytes | None = None,
     tracer_provider: Any = None,
+    users: UserSource | None = None,
 ) -> HotPaths:
     """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
 
@@ -254,6 +258,9 @@ def create_app(
     origin's "model"); by default it is built from ``settings.database_url``.  The
     app opens the store on start-up and closes it on shutdown.  ``tracer_provider``
     receives the spans when ``settings.otel_enabled`` is on (:mod:`mintage.web.tracing`).
+    ``users`` is an application's own :class:`~mintage.core.users.UserSource` (its user
+    table and password hashes, docs/users.md); by default users sign in from the
+    store's ``users`` table.
     """
     settings = settings or Settings()
     storage = storage if storage is not None else open_storage(settings.database_url)
@@ -269,6 +276,7 @@ def create_app(
         pepper=pepper,
         limiter=limiter if limiter is not None else NO_RATE_LIMITS,
         observer=observer,
+        users=users,
     )
     web = MintageApp(settings, storage, server, limiter)
     web.metrics = metrics

@@ -27,7 +27,7 @@ from ..core.oidc.logout import EndSessionEndpoint
 from ..core.sealing import derive_key
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
-from ..core.storage import UserStore
+from ..core.users import UserSource
 from ..logs import request_id_var
 from .cookies import CookiePolicy
 from .csrf import FIELD, CsrfSigner, new_browser_secret
@@ -56,7 +56,7 @@ class Services:
     login: LoginService
     sessions: SessionService
     consent: ConsentService
-    users: UserStore
+    users: UserSource
     end_session: EndSessionEndpoint
 
     @classmethod
@@ -66,7 +66,7 @@ class Services:
             server.login,
             server.sessions,
             server.consent,
-            server.storage,
+            server.users,
             server.end_session,
         )
 
