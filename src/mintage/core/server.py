@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .audience import Audiences
 from .audit import Auditor
+from .authorize_decision import AuthorizationDecider
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator
 from .client_throttle import ClientThrottle
 from .clock import Clock, system_clock
@@ -207,6 +208,8 @@ class AuthorizationServer:
         )
         self.sessions = SessionService(storage, config.session_lifetime, clock)
         self.consent = ConsentService(storage, storage, clock, self.audit)
+        #: what an authorization request needs next: sign-in, consent, a code, an error
+        self.decider = AuthorizationDecider(self.authorize, self.consent, clock)
         self.revocation = RevocationEndpoint(
             storage,
             authenticator(REVOCATION),

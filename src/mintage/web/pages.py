@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..core.audit import Origin
+from ..core.authorize_decision import AuthorizationDecider
 from ..core.consent import ConsentService
 from ..core.endpoints.authorize import AuthorizationRequest, AuthorizeEndpoint
 from ..core.errors import OAuthError, StorageUnavailableError
@@ -53,6 +54,7 @@ class Services:
     """The engine parts the pages need."""
 
     authorize: AuthorizeEndpoint
+    decider: AuthorizationDecider
     login: LoginService
     sessions: SessionService
     consent: ConsentService
@@ -63,6 +65,7 @@ class Services:
     def of(cls, server: AuthorizationServer) -> Services:
         return cls(
             server.authorize,
+            server.decider,
             server.login,
             server.sessions,
             server.consent,
