@@ -316,7 +316,7 @@ def create_app(
         engine("/userinfo", server.handle_userinfo, "GET", "POST", cors="browser"),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
-        *page_routes(server, pepper, limit),
+        *page_routes(server, pepper, limit, settings.templates_dir),
     ]
     routes.extend(metrics_route(metrics, settings))
     app = Starlette(
