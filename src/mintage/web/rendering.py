@@ -8,7 +8,8 @@ forms, or that show who is signed in, are never cached (``no-store``): a shared 
 back-button copy must not leak a user or a CSRF token.
 
 Templates may be replaced from a directory (``templates_dir``, docs/pages.md): a file
-there of a built-in template's name wins over the package's, and its ``theme.css`` is
+there of a built-in template's name wins over the package's (which stays reachable as
+``mintage/<name>``, to extend), and its ``theme.css`` is
 served after the built-in stylesheet.  Both are read at start-up, never per request.
 """
 
@@ -102,7 +103,10 @@ class Pages:
         if templates_dir is not None:
             if not templates_dir.is_dir():
                 raise ValueError(f"templates_dir {templates_dir} is not a directory")
-            loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates_dir), package])
+            # "mintage/login.html" is always the built-in one: an override can extend it
+            # and replace only some blocks.
+            builtin = jinja2.PrefixLoader({"mintage": package})
+            loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates_dir), package, builtin])
             theme = templates_dir / THEME
             self.theme = theme.read_bytes() if theme.is_file() else None
         self.env = jinja2.Environment(
