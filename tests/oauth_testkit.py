@@ -32,6 +32,7 @@ from mintage.core.models import Client, Token, User
 from mintage.core.pkce import s256
 from mintage.core.server import AuthorizationServer
 from mintage.core.storage import Storage
+from mintage.core.users import UserSource
 
 PEPPER = b"test-pepper-0123456789abcdef-0123"
 assert len(PEPPER) >= 32
@@ -196,10 +197,13 @@ MakeServer = Callable[..., Awaitable[Server]]
 
 @contextlib.asynccontextmanager
 async def server_factory() -> AsyncIterator[MakeServer]:
-    """Yields ``make(storage=None, **settings_overrides)``; everything closes on exit."""
+    """Yields ``make(storage=None, users=None, **settings_overrides)`` (``users``: a
+    user source of the test's own); everything closes on exit."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def make(storage: MemoryStorage | None = None, **overrides: Any) -> Server:
+        async def make(
+            storage: MemoryStorage | None = None, users: UserSource | None = None, **overrides: Any
+        ) -> Server:
             # Rate limits off: suites that hammer one endpoint from one address would
             # test the limiter, not the endpoint.  tests/http/test_rate_limits.py and
             # test_rate_limits_redis.py turn them on.
@@ -215,7 +219,7 @@ async def server_factory() -> AsyncIterator[MakeServer]:
                 settings = Settings(**options)
             store = storage if storage is not None else MemoryStorage()
             clock = FrozenClock()
-            app = create_app(settings, storage=store, pepper=PEPPER, clock=clock)
+            app = create_app(settings, storage=store, pepper=PEPPER, clock=clock, users=users)
             await stack.enter_async_context(LifespanManager(app))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
@@ -267,19 +271,23 @@ async def sign_in_through_pages(
     username: str = "alice",
     password: str = PASSWORD,
     decision: str = "approve",
+    redirect_uri: str | None = None,
 ) -> str:
     """Play the browser through the real sign-in and consent pages.
 
     ``http`` keeps the cookies (the CSRF and session cookies), like a browser profile.
     From the authorization URL: the sign-in form is filled and posted with its CSRF
     field, the consent form (when asked) is answered with ``decision``, and the
-    ``Location`` that leaves Mintage for the client's redirect URI is returned.
+    ``Location`` that leaves Mintage for the client's redirect URI is returned: one on
+    another origin, or one starting with ``redirect_uri`` (a client on Mintage's origin).
     """
     url = start = httpx.URL(authorization_url)
     response = await http.get(url)
     for _ in range(6):
         if response.status_code in (302, 303):
             location = url.join(response.headers["location"])
+            if redirect_uri is not None and str(location).startswith(redirect_uri + "?"):
+                return str(location)
             if (location.scheme, location.host, location.port) != (
                 start.scheme,
                 start.host,

@@ -47,6 +47,8 @@ _EXPORTS = {
     "SigningKey": "mintage.core.models",
     "Stores": "mintage.core.stores",
     "StoreConfigurationError": "mintage.core.errors",
+    "UserSource": "mintage.core.users",
+    "StoreUserSource": "mintage.core.users",
 }
 
 # Spelt out (not computed from _EXPORTS) so linters and type checkers can see it;
@@ -75,12 +77,14 @@ __all__ = [
     "Storage",
     "StorageUnavailableError",
     "StoreConfigurationError",
+    "StoreUserSource",
     "Stores",
     "SubjectTokenStore",
     "Token",
     "TokenKind",
     "TokenStore",
     "User",
+    "UserSource",
     "UserStore",
     "__version__",
     "create_app",
@@ -122,6 +126,7 @@ if TYPE_CHECKING:
         UserStore,
     )
     from .core.stores import Stores
+    from .core.users import StoreUserSource, UserSource
     from .settings import Settings
     from .storage import open_storage
     from .storage.memory import MemoryStorage

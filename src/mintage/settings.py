@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         "any) of browser-based clients that may call the token, revocation and UserInfo "
         "endpoints from JavaScript (CORS). Discovery and JWKS are open to every origin.",
     )
+    templates_dir: Path | None = Field(
+        None,
+        description="Directory of page templates that replace the built-in ones of the "
+        "same name (`login.html`, `base.html`...), and of an optional `theme.css` served "
+        "after the built-in stylesheet; see docs/pages.md.",
+    )
     max_body_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest accepted request body; larger answers 413."
     )

@@ -16,6 +16,7 @@ from mintage.core.errors import StorageUnavailableError
 from mintage.core.login import LOCK_THRESHOLD, LoginFailed, LoginLocked, LoginService
 from mintage.core.models import AuditEvent
 from mintage.core.passwords import PasswordVerifier
+from mintage.core.users import StoreUserSource
 from mintage.storage.memory import MemoryStorage
 from oauth_testkit import add_user
 
@@ -89,7 +90,12 @@ async def test_unknown_usernames_lock_without_a_subject() -> None:
     store = MemoryStorage()
     clock = FrozenClock()
     login = LoginService(
-        store, store, clock, key=KEY, verifier=PasswordVerifier(), audit=Auditor(store, clock)
+        StoreUserSource(store),
+        store,
+        clock,
+        key=KEY,
+        verifier=PasswordVerifier(),
+        audit=Auditor(store, clock),
     )
     origin = Origin("203.0.113.5")
     for _ in range(LOCK_THRESHOLD):
@@ -105,7 +111,9 @@ async def test_unknown_usernames_lock_without_a_subject() -> None:
 
 async def test_sign_in_without_an_auditor_records_nothing() -> None:
     store = MemoryStorage()
-    login = LoginService(store, store, FrozenClock(), key=KEY, verifier=PasswordVerifier())
+    login = LoginService(
+        StoreUserSource(store), store, FrozenClock(), key=KEY, verifier=PasswordVerifier()
+    )
     await add_user(store)
     with pytest.raises(LoginFailed):
         await login.authenticate("alice", "wrong")

@@ -21,6 +21,7 @@ from mintage.core.login import (
 )
 from mintage.core.models import User
 from mintage.core.server import AuthorizationServer
+from mintage.core.users import StoreUserSource
 from mintage.storage.memory import MemoryStorage
 from oauth_testkit import PASSWORD, add_user
 
@@ -205,7 +206,9 @@ async def test_rows_are_keyed_by_digests_of_bounded_size(
     keys = list(store.login_failures)
     assert len(keys) == 4 and {len(k) for k in keys} == {66}
     assert not any("Tr0ub4dor" in k or "xxxx" in k or ATTACKER in k for k in keys)
-    other = LoginService(store, store, FrozenClock(), key=b"another key", verifier=login.verifier)
+    other = LoginService(
+        StoreUserSource(store), store, FrozenClock(), key=b"another key", verifier=login.verifier
+    )
     assert other.source_key("Tr0ub4dor&3", ATTACKER) not in keys
 
 

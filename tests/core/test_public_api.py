@@ -42,6 +42,8 @@ EXPECTED = {
     "SigningKey",
     "Stores",
     "StoreConfigurationError",
+    "UserSource",
+    "StoreUserSource",
     "__version__",
     "create_app",
     "hash_password",

@@ -39,7 +39,8 @@ from .login_throttle import NO_LOGIN_THROTTLE, LoginThrottle
 from .models import User
 from .passwords import PasswordVerifier
 from .ratelimit import address_key
-from .storage import LoginAttemptStore, UserStore
+from .storage import LoginAttemptStore
+from .users import UserSource
 
 LOCK_THRESHOLD = 5
 LOCK_BASE = 30
@@ -88,7 +89,8 @@ def lock_seconds(failures: int) -> int:
 
 
 class LoginService:
-    """Checks a username and password; keeps the failures and the locks.
+    """Checks a username and password against the user source (:mod:`.users`); keeps
+    the failures and the locks, whatever the source.
 
     ``key`` keys the digests that name rows of ``login_failures``: usernames come from
     the request (a password typed into the username field among them), so neither they
@@ -97,7 +99,7 @@ class LoginService:
 
     def __init__(
         self,
-        users: UserStore,
+        users: UserSource,
         attempts: LoginAttemptStore,
         clock: Clock,
         throttle: LoginThrottle = NO_LOGIN_THROTTLE,
@@ -212,10 +214,11 @@ class LoginService:
         rows = await self._attempts.get_login_failures((source, self.username_key(username)), now)
         locked_until = max((r.locked_until or 0 for r in rows), default=0)
         locked = locked_until > now
-        # One Argon2 verification whatever the outcome: against the dummy hash for an
-        # unknown user and while locked (whose password is then not checked at all).
-        checked = user.password_hash if user is not None and not locked else None
-        ok = await self.verifier.verify(checked, password)
+        # One verification whatever the outcome, on the bounded pool: against the
+        # source's dummy hash for an unknown user and while locked (whose password is
+        # then not checked at all); see core/users.py.
+        checked = user if not locked else None
+        ok = await self.verifier.run(self._users.verify_password, checked, password)
         if locked:
             raise LoginLocked(locked_until - now)
         if user is None or not ok:

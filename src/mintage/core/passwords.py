@@ -9,7 +9,8 @@ instead of queueing without end: a flood of sign-ins can neither exhaust memory 
 take the default thread pool that other work (DNS lookups, file I/O) shares.
 
 Unknown users are checked against a dummy hash, so a failed sign-in takes the same work
-whether or not the user exists.
+whether or not the user exists.  A user source of an application's own (:mod:`.users`)
+has its check run on the same pool, through :meth:`PasswordVerifier.run`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .errors import TemporarilyUnavailableError
+
+_T = TypeVar("_T")
 
 _hasher = PasswordHasher()  # argon2-cffi defaults: Argon2id, RFC 9106 low-memory profile
 
@@ -82,7 +87,13 @@ class PasswordVerifier:
         return self._pending
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
-        """Constant-work verification (:func:`check_password`) on the pool."""
+        """Constant-work Argon2 verification (:func:`check_password`) on the pool."""
+        # check_password is looked up at each call, so a test can count the calls.
+        return await self.run(check_password, password_hash, password)
+
+    async def run(self, check: Callable[[_T, str], bool], subject: _T, password: str) -> bool:
+        """``check(subject, password)`` on the pool: a user source's own verification
+        (:meth:`~mintage.core.users.UserSource.verify_password`), bounded the same way."""
         if self._pending >= self.capacity:
             raise TemporarilyUnavailableError(
                 "too many sign-ins in progress", retry_after=BUSY_RETRY_AFTER
@@ -91,10 +102,9 @@ class PasswordVerifier:
             self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="mintage-argon2")
         self._pending += 1
         try:
-            # check_password is looked up at each call, so a test can count the calls.
             # A caller cancelled while waiting cancels its queued verification too.
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor, check_password, password_hash, password
+                self._executor, check, subject, password
             )
         finally:
             self._pending -= 1

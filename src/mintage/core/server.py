@@ -12,6 +12,7 @@ from typing import TypeVar, cast
 
 from .audience import Audiences
 from .audit import Auditor
+from .authorize_decision import AuthorizationDecider
 from .bearer import challenge
 from .client_auth import SUPPORTED_METHODS, ClientAuthenticator
 from .client_throttle import ClientThrottle
@@ -55,6 +56,7 @@ from .storage import (
     Storage,
 )
 from .stores import NO_KEYS, Absent, Stores, check_stores
+from .users import StoreUserSource, UserSource
 
 log = logging.getLogger("mintage")
 
@@ -139,6 +141,8 @@ class AuthorizationServer:
     :class:`~mintage.core.stores.Stores` naming one per concern; the stores the enabled
     features need are checked here (:class:`~mintage.core.errors.StoreConfigurationError`).
     ``observer`` is told what the engine did (tokens issued), for metrics.
+    ``users`` is where users sign in from (:mod:`.users`): an application's own user
+    source, or by default Mintage's own ``users`` table in the users store.
     """
 
     def __init__(
@@ -151,16 +155,18 @@ class AuthorizationServer:
         key_encryption_key: bytes | None = None,
         limiter: RateLimiter = NO_RATE_LIMITS,
         observer: EngineObserver = NO_OBSERVER,
+        users: UserSource | None = None,
     ) -> None:
         self.config = config
         stores = storage if isinstance(storage, Stores) else Stores.of(storage)
-        check_stores(stores, config)
+        # An application's own user source stands in for the users store.
+        check_stores(stores, config, provided=frozenset({"users"}) if users else frozenset())
         #: the store of each concern, as given
         self.stores = stores
         clients = _given(stores.clients, "clients")
         tokens = _given(stores.tokens, "tokens")
-        #: the user store (the sign-in pages, UserInfo)
-        self.users = users = _given(stores.users, "users")
+        #: who signs in: an application's own user source, or Mintage's users table
+        self.users: UserSource = users or StoreUserSource(_given(stores.users, "users"))
         codes = _given(stores.codes, "codes")
         self.clock = clock
         self.hasher = SecretHasher(pepper)
@@ -207,7 +213,7 @@ class AuthorizationServer:
         )
         #: sign-in checks and lock-out, for the login page and the password grant
         self.login = LoginService(
-            users,
+            self.users,
             _given(stores.login_attempts, "login_attempts"),
             clock,
             LoginThrottle(limiter),
@@ -219,7 +225,7 @@ class AuthorizationServer:
         ctx = GrantContext(
             issuer=issuer,
             tokens=tokens,
-            users=users,
+            users=self.users,
             clock=clock,
             codes=codes,
             audit=self.audit,
@@ -249,6 +255,8 @@ class AuthorizationServer:
             clock,
             self.audit,
         )
+        #: what an authorization request needs next: sign-in, consent, a code, an error
+        self.decider = AuthorizationDecider(self.authorize, self.consent, clock)
         self.revocation = RevocationEndpoint(
             tokens,
             authenticator(REVOCATION),
@@ -262,7 +270,7 @@ class AuthorizationServer:
         self.bearer = BearerVerifier(tokens, clock, allow_query=config.allow_query_access_token)
         self.resource = ResourceEndpoint(self.bearer, config.resource_scopes)
         #: OpenID Connect Core §5.3
-        self.userinfo = UserinfoEndpoint(self.bearer, users)
+        self.userinfo = UserinfoEndpoint(self.bearer, self.users)
         #: RFC 7517 §5
         self.jwks = JWKSEndpoint(self.keys)
         #: OpenID Connect RP-Initiated Logout 1.0

@@ -150,8 +150,13 @@ def needed_concerns(config: ServerConfig) -> set[str]:
     return {c for f in enabled_features(config) for c in f.concerns}
 
 
-def check_stores(stores: Stores, config: ServerConfig) -> None:
+def check_stores(
+    stores: Stores, config: ServerConfig, *, provided: frozenset[str] = frozenset()
+) -> None:
     """Raise :class:`StoreConfigurationError` unless every enabled feature has its stores.
+
+    ``provided`` names concerns served otherwise (``users``: an application's own
+    :class:`~mintage.core.users.UserSource`).
 
     One message lists every gap, e.g. ``KeyStore (missing list_signing_keys, …) for
     JWT access tokens (RFC 9068), turned on by access_token_format=jwt``.
@@ -159,6 +164,8 @@ def check_stores(stores: Stores, config: ServerConfig) -> None:
     problems = []
     for feature in enabled_features(config):
         for concern in feature.concerns:
+            if concern in provided:
+                continue
             store = stores.get(concern)
             protocol = PROTOCOLS[concern]
             if store is not None and _implements(store, protocol):

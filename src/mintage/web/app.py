@@ -27,6 +27,7 @@ from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
 from ..core.server import AuthorizationServer, Handler, ServerConfig
 from ..core.storage import KEYS_TOPIC, InvalidationSource, Storage
 from ..core.stores import Stores, purge_all
+from ..core.users import UserSource
 from ..ratelimits import RateLimits, build_rate_limiter
 from ..secret_key import load_key_encryption_key, load_pepper
 from ..settings import Settings
@@ -218,6 +219,7 @@ def build_server(
     pepper: bytes | None = None,
     limiter: RateLimiter = NO_RATE_LIMITS,
     observer: EngineObserver = NO_OBSERVER,
+    users: UserSource | None = None,
 ) -> AuthorizationServer:
     """The engine for these settings over this store (also used by the CLI)."""
     return AuthorizationServer(
@@ -228,6 +230,7 @@ def build_server(
         key_encryption_key=load_key_encryption_key(settings),
         limiter=limiter,
         observer=observer,
+        users=users,
     )
 
 
@@ -251,6 +254,7 @@ def create_app(
     clock: Clock = system_clock,
     pepper: bytes | None = None,
     tracer_provider: Any = None,
+    users: UserSource | None = None,
 ) -> HotPaths:
     """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
 
@@ -267,6 +271,10 @@ def create_app(
     ``secret_key_file`` in the settings) must be given: no key file is invented beside
     a database the server does not use.  ``tracer_provider`` receives the spans when
     ``settings.otel_enabled`` is on (:mod:`mintage.web.tracing`).
+
+    ``users`` is an application's own :class:`~mintage.core.users.UserSource` (its user
+    table and password hashes, docs/users.md); by default users sign in from the
+    ``users`` store.
     """
     settings = settings or Settings()
     custom = storage is not None or stores is not None
@@ -293,6 +301,7 @@ def create_app(
         pepper=pepper,
         limiter=limiter if limiter is not None else NO_RATE_LIMITS,
         observer=observer,
+        users=users,
     )
     web = MintageApp(settings, server, limiter)
     web.metrics = metrics
@@ -332,7 +341,7 @@ def create_app(
         engine("/userinfo", server.handle_userinfo, "GET", "POST", cors="browser"),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
-        *page_routes(server, pepper, limit),
+        *page_routes(server, pepper, limit, settings.templates_dir),
     ]
     routes.extend(metrics_route(metrics, settings))
     app = Starlette(

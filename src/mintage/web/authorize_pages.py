@@ -11,6 +11,9 @@ that never saw the first step can serve the next.  The consent form's CSRF token
 HMAC over those exact parameters (and the browser's cookies), so a decision applies
 only to the request that was shown, in the browser it was shown in.
 
+What each step needs (sign-in, consent, a code, an error for the client) is the
+engine's decision (``core/authorize_decision.py``); this module only renders it.
+
 A request that demands a new sign-in (``prompt=login``, ``max_age=0``) never ends the
 session it finds: it carries the moment it asked (:mod:`.sign_in_demand`) and waits for
 a sign-in at or after it, which replaces the session (``login_pages``).
@@ -23,14 +26,12 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.consent import remembered_consent_applies
+from ..core.authorize_decision import ConsentRequired, Decision, SignedIn, SignInRequired
 from ..core.endpoints.authorize import (
     AuthorizationRequest,
     NonRedirectableError,
     RedirectError,
 )
-from ..core.errors import ConsentRequiredError, LoginRequiredError
-from ..core.models import Session
 from .csrf import FIELD, canonical
 from .forms import BadForm, query_fields, read_form
 from .login_pages import LOGOUT, login_page
@@ -68,45 +69,52 @@ async def _proceed(b: Browser, request: Request, params: dict[str, str]) -> Resp
     except RedirectError as exc:
         return b.see_other(exc.location)
     visitor = await b.visitor(request)
-    authorize = b.services.authorize
-    # OpenID Connect Core §3.1.2.3: prompt=none never shows a page; it answers
-    # login_required / consent_required to the client instead.
-    silent = "none" in pending.prompt
+    decision = await b.services.decider.decide(
+        pending, _signed_in(visitor), b.demand.moment(pending.params)
+    )
+    return await _render(b, request, visitor, pending, params, decision)
+
+
+def _signed_in(visitor: Visitor) -> SignedIn | None:
     session, user = visitor.session, visitor.user
-    if session is None or user is None or _sign_in_too_old(b, pending, session):
-        if silent:
-            return b.see_other(authorize.refuse(pending, LoginRequiredError("sign-in required")))
-        return await _sign_in(b, request, visitor, pending)
-    consent = b.services.consent
-    if (
-        "consent" in pending.prompt
-        or not remembered_consent_applies(pending.client, pending.redirect_uri)
-        or await consent.needs_consent(user.user_id, pending.client.client_id, pending.scopes)
-    ):
-        if silent:
-            return b.see_other(authorize.refuse(pending, ConsentRequiredError("consent needed")))
+    if session is None or user is None:
+        return None
+    return SignedIn(user.user_id, session.auth_time)
+
+
+async def _render(
+    b: Browser,
+    request: Request,
+    visitor: Visitor,
+    pending: AuthorizationRequest,
+    params: dict[str, str],
+    decision: Decision,
+) -> Response:
+    """The page or redirect for the engine's decision (core/authorize_decision.py)."""
+    if isinstance(decision, SignInRequired):
+        return await _sign_in(b, request, visitor, pending, stamp=decision.stamp)
+    if isinstance(decision, ConsentRequired):
         return consent_page(b, request, visitor, pending, params)
-    return b.see_other(await authorize.approve(pending, user.user_id, session.auth_time))
-
-
-def _sign_in_too_old(b: Browser, pending: AuthorizationRequest, session: Session) -> bool:
-    """prompt=login and max_age (Core §3.1.2.1) ask for a newer sign-in than this one."""
-    asked_at = b.demand.moment(pending.params)
-    return pending.sign_in_too_old(session.auth_time, b.server.clock(), asked_at)
+    return b.see_other(decision.location)  # IssueCode, ErrorRedirect
 
 
 async def _sign_in(
-    b: Browser, request: Request, visitor: Visitor, pending: AuthorizationRequest
+    b: Browser,
+    request: Request,
+    visitor: Visitor,
+    pending: AuthorizationRequest,
+    *,
+    stamp: bool,
 ) -> Response:
     """The sign-in page, going on with ``pending`` once the user has signed in.
 
     A session the visitor has stays: a link from another site must not be able to sign
-    anyone out.  A request demanding a new sign-in carries the moment it asked for it,
-    so going on without signing in leads back here; ``max_age`` needs nothing more, as
-    the request still carries it.
+    anyone out.  A request demanding a new sign-in carries the moment it asked for it
+    (``stamp``: from now), so going on without signing in leads back here; ``max_age``
+    needs nothing more, as the request still carries it.
     """
     params = pending.params
-    if pending.login_demanded and b.demand.moment(params) is None:
+    if stamp:
         params = b.demand.stamp(params, b.server.clock())
     return_to = b.authorize_url(request, params)
     return await login_page(b, request, visitor, return_to, pending=pending)
@@ -158,15 +166,7 @@ async def decision(b: Browser, request: Request) -> Response:
     except RedirectError as exc:
         return b.see_other(exc.location)
     visitor = await b.visitor(request)
-    if visitor.session is None or visitor.user is None:  # signed out meanwhile
-        return await _sign_in(b, request, visitor, pending)
-    if choice == "deny":
-        return b.see_other(b.services.authorize.deny(pending))
-    # Core §3.1.2.1: the consent page may have stayed open until the sign-in grew older
-    # than max_age; no code is issued on it.
-    if _sign_in_too_old(b, pending, visitor.session):
-        return await _sign_in(b, request, visitor, pending)
-    user_id = visitor.user.user_id
-    await b.services.consent.remember(user_id, pending.client.client_id, pending.scopes)
-    location = await b.services.authorize.approve(pending, user_id, visitor.session.auth_time)
-    return b.see_other(location)
+    answer = await b.services.decider.answer(
+        pending, _signed_in(visitor), b.demand.moment(pending.params), approved=choice == "approve"
+    )
+    return await _render(b, request, visitor, pending, params, answer)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..core.audit import Origin
+from ..core.authorize_decision import AuthorizationDecider
 from ..core.consent import ConsentService
 from ..core.endpoints.authorize import AuthorizationRequest, AuthorizeEndpoint
 from ..core.errors import OAuthError, StorageUnavailableError
@@ -28,7 +29,7 @@ from ..core.params import parse_query
 from ..core.sealing import derive_key
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
-from ..core.storage import UserStore
+from ..core.users import UserSource
 from ..logs import request_id_var
 from .cookies import CookiePolicy
 from .csrf import FIELD, CsrfSigner, new_browser_secret
@@ -54,16 +55,18 @@ class Services:
     """The engine parts the pages need."""
 
     authorize: AuthorizeEndpoint
+    decider: AuthorizationDecider
     login: LoginService
     sessions: SessionService
     consent: ConsentService
-    users: UserStore
+    users: UserSource
     end_session: EndSessionEndpoint
 
     @classmethod
     def of(cls, server: AuthorizationServer) -> Services:
         return cls(
             server.authorize,
+            server.decider,
             server.login,
             server.sessions,
             server.consent,

@@ -6,12 +6,18 @@ stylesheet and forms (W3C CSP Level 3).  ``Referrer-Policy: no-referrer`` keeps 
 authorization request's URL out of other sites' logs (RFC 9700 §4.2).  Pages with
 forms, or that show who is signed in, are never cached (``no-store``): a shared or
 back-button copy must not leak a user or a CSRF token.
+
+Templates may be replaced from a directory (``templates_dir``, docs/pages.md): a file
+there of a built-in template's name wins over the package's (which stays reachable as
+``mintage/<name>``, to extend), and its ``theme.css`` is
+served after the built-in stylesheet.  Both are read at start-up, never per request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,19 +78,47 @@ def csp(form_targets: tuple[str, ...] = ()) -> str:
     return _CSP.format(extra="".join(" " + o for o in origins))
 
 
-class Pages:
-    """Renders the templates shipped in ``mintage/web/templates``; built once."""
+#: every template the pages render, compiled at start-up so a broken override fails early
+TEMPLATES = (
+    "login.html",
+    "consent.html",
+    "error.html",
+    "signed_in.html",
+    "logout.html",
+    "signed_out.html",
+)
+#: the optional stylesheet of a templates directory, served at ``/static/theme.css``
+THEME = "theme.css"
 
-    def __init__(self) -> None:
+
+class Pages:
+    """Renders the templates shipped in ``mintage/web/templates``, or those of the same
+    name in ``templates_dir`` first; built once."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        package = jinja2.PackageLoader("mintage.web", "templates")
+        loader: jinja2.BaseLoader = package
+        #: the theme's stylesheet, when the templates directory has one
+        self.theme: bytes | None = None
+        if templates_dir is not None:
+            if not templates_dir.is_dir():
+                raise ValueError(f"templates_dir {templates_dir} is not a directory")
+            # "mintage/login.html" is always the built-in one: an override can extend it
+            # and replace only some blocks.
+            builtin = jinja2.PrefixLoader({"mintage": package})
+            loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates_dir), package, builtin])
+            theme = templates_dir / THEME
+            self.theme = theme.read_bytes() if theme.is_file() else None
         self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("mintage.web", "templates"),
+            loader=loader,
             autoescape=True,  # every value is HTML-escaped unless marked safe
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
         self.env.globals["describe_scopes"] = describe_scopes
-        for name in ("login.html", "consent.html", "error.html", "signed_in.html"):
+        self.env.globals["theme_stylesheet"] = self.theme is not None
+        for name in TEMPLATES:
             self.env.get_template(name)  # compile at start-up, fail early
         self.stylesheet = resources.files("mintage.web").joinpath("static/style.css").read_bytes()
 
@@ -113,10 +147,19 @@ class Pages:
         return self.render("error.html", context, status, headers=headers)
 
     async def style(self, request: Request) -> Response:
-        response = Response(self.stylesheet, media_type="text/css; charset=utf-8")
-        secure(response)
-        response.headers["cache-control"] = "public, max-age=3600"
-        return response
+        return _stylesheet(self.stylesheet)
+
+    async def theme_style(self, request: Request) -> Response:
+        """``theme.css`` of the templates directory (routed only when there is one)."""
+        assert self.theme is not None
+        return _stylesheet(self.theme)
+
+
+def _stylesheet(body: bytes) -> Response:
+    response = Response(body, media_type="text/css; charset=utf-8")
+    secure(response)
+    response.headers["cache-control"] = "public, max-age=3600"
+    return response
 
 
 def secure(response: Response, form_targets: tuple[str, ...] = ()) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from starlette.routing import Route
 
@@ -15,12 +16,19 @@ from .pages import AUTHORIZE_PATH, LOGIN_PATH, Browser, Services
 from .rendering import Pages
 
 
-def page_routes(server: AuthorizationServer, pepper: bytes, body_limit: int) -> list[Route]:
-    """Sign-in, consent and logout pages, and their stylesheet."""
-    pages = Pages()
+def page_routes(
+    server: AuthorizationServer,
+    pepper: bytes,
+    body_limit: int,
+    templates_dir: Path | None = None,
+) -> list[Route]:
+    """Sign-in, consent and logout pages, and their stylesheets (docs/pages.md)."""
+    pages = Pages(templates_dir)
     b = Browser(server, Services.of(server), pages, derive_key(pepper), body_limit)
+    themed = [Route("/static/theme.css", pages.theme_style, methods=["GET"])]
     return [
         Route("/static/style.css", pages.style, methods=["GET"]),
+        *(themed if pages.theme is not None else []),
         Route(AUTHORIZE_PATH, functools.partial(authorize, b), methods=["GET", "POST"]),
         Route(AUTHORIZE_PATH + "/decision", functools.partial(decision, b), methods=["POST"]),
         Route(LOGIN_PATH, functools.partial(login_get, b), methods=["GET"]),

@@ -10,7 +10,8 @@ from ..client_auth import AuthenticatedClient
 from ..clock import Clock
 from ..issuer import TokenIssuer
 from ..login import LoginService
-from ..storage import AuthorizationCodeStore, TokenStore, UserStore
+from ..storage import AuthorizationCodeStore, TokenStore
+from ..users import UserSource
 from .refresh_grace import RefreshGrace
 
 
@@ -23,7 +24,7 @@ class GrantContext:
 
     issuer: TokenIssuer
     tokens: TokenStore
-    users: UserStore
+    users: UserSource
     clock: Clock
     codes: AuthorizationCodeStore
     audit: Auditor

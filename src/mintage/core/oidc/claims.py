@@ -1,6 +1,7 @@
 """Standard claims of the user record, released by scope (OpenID Connect Core §5.1, §5.4).
 
-User records keep claims as strings (``mintage user set-claims alice email=…``); this
+User sources give claims as strings (``mintage user set-claims alice email=…`` keeps
+them so in Mintage's own table; see core/users.py for a source of one's own); this
 module gives them their JSON types on the way out: booleans for ``*_verified``, a number
 for ``updated_at``, and an object for ``address`` (from ``address.<field>`` entries, or
 one ``address`` entry holding a JSON object or a formatted address).
@@ -8,6 +9,7 @@ one ``address`` entry holding a JSON object or a formatted address).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -58,10 +60,12 @@ def claims_supported() -> list[str]:
     return sorted(names)
 
 
-def released_claims(user: User, scopes: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``sub`` and the claims the granted scopes release (Core §5.3.2), typed."""
+def released_claims(
+    user: User, stored: Mapping[str, str], scopes: tuple[str, ...] | list[str]
+) -> dict[str, Any]:
+    """``sub`` and the claims (``stored``, the user source's) the granted scopes
+    release (Core §5.3.2), typed."""
     out: dict[str, Any] = {"sub": user.user_id}
-    stored = user.claims
     for scope in scopes:
         for name in SCOPE_CLAIMS.get(scope, ()):
             if name == "address":
@@ -83,7 +87,7 @@ def _typed(name: str, value: str) -> Any:
     return value
 
 
-def _address(stored: dict[str, str]) -> dict[str, str]:
+def _address(stored: Mapping[str, str]) -> dict[str, str]:
     address: dict[str, str] = {}
     whole = stored.get("address")
     if whole:

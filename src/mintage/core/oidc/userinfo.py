@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..endpoints.resource import BearerVerifier
 from ..errors import InvalidTokenError
 from ..http import OAuthRequest, OAuthResponse, json_response
-from ..storage import UserStore
+from ..users import UserSource
 from .claims import released_claims
 
 _NO_STORE = (("content-type", "application/json"), ("cache-control", "no-store"))
@@ -21,7 +21,7 @@ class UserinfoEndpoint:
 
     required = ("openid",)
 
-    def __init__(self, verifier: BearerVerifier, users: UserStore) -> None:
+    def __init__(self, verifier: BearerVerifier, users: UserSource) -> None:
         self._verifier = verifier
         self._users = users
 
@@ -30,4 +30,5 @@ class UserinfoEndpoint:
         user = await self._users.get_user(token.subject) if token.subject else None
         if user is None:
             raise InvalidTokenError("the access token does not speak for a user")
-        return json_response(released_claims(user, token.scope.split()), headers=_NO_STORE)
+        claims = released_claims(user, await self._users.claims(user), token.scope.split())
+        return json_response(claims, headers=_NO_STORE)
