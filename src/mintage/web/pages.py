@@ -24,6 +24,7 @@ from ..core.errors import OAuthError, StorageUnavailableError
 from ..core.login import LoginService
 from ..core.models import Session, User
 from ..core.oidc.logout import EndSessionEndpoint
+from ..core.paths import ENDPOINT_PATHS
 from ..core.sealing import derive_key
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
@@ -37,7 +38,7 @@ from .sign_in_demand import SignInDemand
 
 log = logging.getLogger("mintage")
 
-AUTHORIZE_PATH = "/oauth/authorize"
+AUTHORIZE_PATH = ENDPOINT_PATHS["authorization_endpoint"]
 LOGIN_PATH = "/login"
 RETRY_AFTER_OUTAGE = "5"
 

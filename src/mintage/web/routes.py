@@ -16,15 +16,21 @@ from .rendering import Pages
 
 
 def page_routes(server: AuthorizationServer, pepper: bytes, body_limit: int) -> list[Route]:
-    """Sign-in, consent and logout pages, and their stylesheet."""
+    """Sign-in, consent and logout pages, and their stylesheet: the authorization
+    endpoint, and RP-Initiated Logout when the server serves it (``server.endpoints``)."""
     pages = Pages()
     b = Browser(server, Services.of(server), pages, derive_key(pepper), body_limit)
-    return [
+    routes = [
         Route("/static/style.css", pages.style, methods=["GET"]),
         Route(AUTHORIZE_PATH, functools.partial(authorize, b), methods=["GET", "POST"]),
         Route(AUTHORIZE_PATH + "/decision", functools.partial(decision, b), methods=["POST"]),
         Route(LOGIN_PATH, functools.partial(login_get, b), methods=["GET"]),
         Route(LOGIN_PATH, functools.partial(login_post, b), methods=["POST"]),
         Route("/logout", functools.partial(logout_post, b), methods=["POST"]),
-        Route("/oauth/logout", functools.partial(end_session, b), methods=["GET", "POST"]),
     ]
+    end_session_path = server.endpoints.get("end_session_endpoint")
+    if end_session_path is not None:
+        routes.append(
+            Route(end_session_path, functools.partial(end_session, b), methods=["GET", "POST"])
+        )
+    return routes
