@@ -196,10 +196,13 @@ MakeServer = Callable[..., Awaitable[Server]]
 
 @contextlib.asynccontextmanager
 async def server_factory() -> AsyncIterator[MakeServer]:
-    """Yields ``make(storage=None, **settings_overrides)``; everything closes on exit."""
+    """Yields ``make(storage=None, grants=(), **settings_overrides)``; everything closes
+    on exit.  ``grants`` are served besides the built-in ones (``create_app(grants=)``)."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def make(storage: MemoryStorage | None = None, **overrides: Any) -> Server:
+        async def make(
+            storage: MemoryStorage | None = None, grants: Iterable[Any] = (), **overrides: Any
+        ) -> Server:
             # Rate limits off: suites that hammer one endpoint from one address would
             # test the limiter, not the endpoint.  tests/http/test_rate_limits.py and
             # test_rate_limits_redis.py turn them on.
@@ -215,7 +218,7 @@ async def server_factory() -> AsyncIterator[MakeServer]:
                 settings = Settings(**options)
             store = storage if storage is not None else MemoryStorage()
             clock = FrozenClock()
-            app = create_app(settings, storage=store, pepper=PEPPER, clock=clock)
+            app = create_app(settings, storage=store, pepper=PEPPER, clock=clock, grants=grants)
             await stack.enter_async_context(LifespanManager(app))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
