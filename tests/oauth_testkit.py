@@ -197,12 +197,16 @@ MakeServer = Callable[..., Awaitable[Server]]
 
 @contextlib.asynccontextmanager
 async def server_factory() -> AsyncIterator[MakeServer]:
-    """Yields ``make(storage=None, users=None, **settings_overrides)`` (``users``: a
-    user source of the test's own); everything closes on exit."""
+    """Yields ``make(storage=None, users=None, grants=(), **settings_overrides)``
+    (``users``: a user source of the test's own; ``grants`` are served besides the
+    built-in ones, ``create_app(grants=)``); everything closes on exit."""
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(
-            storage: MemoryStorage | None = None, users: UserSource | None = None, **overrides: Any
+            storage: MemoryStorage | None = None,
+            users: UserSource | None = None,
+            grants: Iterable[Any] = (),
+            **overrides: Any,
         ) -> Server:
             # Rate limits off: suites that hammer one endpoint from one address would
             # test the limiter, not the endpoint.  tests/http/test_rate_limits.py and
@@ -219,7 +223,9 @@ async def server_factory() -> AsyncIterator[MakeServer]:
                 settings = Settings(**options)
             store = storage if storage is not None else MemoryStorage()
             clock = FrozenClock()
-            app = create_app(settings, storage=store, pepper=PEPPER, clock=clock, users=users)
+            app = create_app(
+                settings, storage=store, pepper=PEPPER, clock=clock, users=users, grants=grants
+            )
             await stack.enter_async_context(LifespanManager(app))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)

@@ -13,6 +13,11 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "create_app": "mintage.web.app",
+    "mount": "mintage.web.embed",
+    "Grant": "mintage.core.grants",
+    "GrantContext": "mintage.core.grants",
+    "GrantRequest": "mintage.core.grants",
+    "GrantRegistry": "mintage.core.grants.registry",
     "Settings": "mintage.settings",
     "AuthorizationServer": "mintage.core.server",
     "ServerConfig": "mintage.core.server",
@@ -64,6 +69,10 @@ __all__ = [
     "ClientStore",
     "Consent",
     "ConsentStore",
+    "Grant",
+    "GrantContext",
+    "GrantRegistry",
+    "GrantRequest",
     "KeyStore",
     "LoginAttemptStore",
     "LoginFailures",
@@ -89,6 +98,7 @@ __all__ = [
     "__version__",
     "create_app",
     "hash_password",
+    "mount",
     "open_storage",
     "register_client",
     "rotate_secret",
@@ -98,6 +108,8 @@ if TYPE_CHECKING:
     from .core.audit import AuditEventType
     from .core.clients import register_client, rotate_secret
     from .core.errors import OAuthError, StorageUnavailableError, StoreConfigurationError
+    from .core.grants import Grant, GrantContext, GrantRequest
+    from .core.grants.registry import GrantRegistry
     from .core.models import (
         AuditEvent,
         AuthorizationCode,
@@ -131,6 +143,7 @@ if TYPE_CHECKING:
     from .storage import open_storage
     from .storage.memory import MemoryStorage
     from .web.app import create_app
+    from .web.embed import mount
 
 
 def __getattr__(name: str) -> Any:

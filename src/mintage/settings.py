@@ -138,6 +138,24 @@ class Settings(BaseSettings):
     id_token_lifetime: int = Field(
         3600, ge=60, description="ID token lifetime in seconds (OpenID Connect Core §2)."
     )
+    pages_enabled: bool = Field(
+        True,
+        description="Serve the authorization endpoint (`/oauth/authorize`) with its sign-in "
+        "and consent pages, hence the `authorization_code` grant. Off: a token-only "
+        "server (client credentials, refresh, password grant) that serves no HTML at all.",
+    )
+    userinfo_enabled: bool = Field(
+        True, description="Serve UserInfo at `/userinfo` (OpenID Connect Core §5.3)."
+    )
+    logout_enabled: bool = Field(
+        True,
+        description="Serve RP-Initiated Logout at `/oauth/logout` (a page: needs `pages_enabled`).",
+    )
+    password_grant_enabled: bool = Field(
+        True,
+        description="Serve the password grant (RFC 6749 §4.3) to the clients registered "
+        "with it. RFC 9700 §2.4 says it MUST NOT be used; keep it for migrations only.",
+    )
     key_encryption_key: str | None = Field(
         None,
         description="Key (≥ 32 characters) that seals signing keys at rest. Unset: a "

@@ -532,3 +532,14 @@ def test_serve_refuses_workers_on_memory_and_bad_settings(
     assert port.exit_code == 2 and "port" in port.stderr
     assert run(db, "serve", "--workers", "0").exit_code == 2
     assert fake_uvicorn.calls == []
+
+
+def test_client_create_with_an_extension_grant(db: str) -> None:
+    """RFC 6749 §4.5: the CLI cannot know an embedding app's grants, so it accepts any
+    absolute URI as a grant type; a bare unknown name is still refused."""
+    grant = "urn:example:params:oauth:grant-type:demo"
+    made = create_json(db, "--name", "ext", "--grant-type", grant, "--scope", "read")
+    assert made["grant_types"] == [grant]
+    refused = run(db, "client", "create", "--name", "x", "--grant-type", "demo")
+    assert refused.exit_code != 0
+    assert "unknown grant type demo" in refused.output

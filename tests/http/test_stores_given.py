@@ -65,7 +65,7 @@ def test_a_missing_store_is_named_with_its_feature_and_setting() -> None:
     message = str(raised.value)
     assert "TokenStore (no store given (Stores.tokens)) for token, revocation" in message
     assert "AuthorizationCodeStore (no store given (Stores.codes))" in message
-    assert "turned on by authorization_code" in message
+    assert "turned on by pages_enabled" in message
     assert "AuditStore (no store given (Stores.audit)) for audit events" in message
     assert "turned on by audit_enabled" in message
 
@@ -86,10 +86,10 @@ def test_signing_keys_missing_for_jwt_access_tokens_stop_the_start() -> None:
     memory = MemoryStorage()
     config = ServerConfig(
         issuer="https://as.example",
-        authorization_code=False,
-        password_grant=False,
-        userinfo=False,
-        audit=False,
+        pages_enabled=False,
+        password_grant_enabled=False,
+        userinfo_enabled=False,
+        audit_enabled=False,
         access_token_format="jwt",
     )
     with pytest.raises(StoreConfigurationError, match=r"KeyStore .* turned on by access_token"):
@@ -100,10 +100,10 @@ def test_a_client_credentials_server_needs_clients_and_tokens_only() -> None:
     memory = MemoryStorage()
     config = ServerConfig(
         issuer="https://as.example",
-        authorization_code=False,
-        password_grant=False,
-        userinfo=False,
-        audit=False,
+        pages_enabled=False,
+        password_grant_enabled=False,
+        userinfo_enabled=False,
+        audit_enabled=False,
     )
     server = AuthorizationServer(config, Stores(clients=memory, tokens=memory), PEPPER)
     assert set(server.token.grants) == {"client_credentials", "refresh_token"}

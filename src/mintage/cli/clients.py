@@ -91,7 +91,8 @@ def client_group() -> None:
     "grant_types",
     multiple=True,
     metavar="GRANT",
-    help="authorization_code, client_credentials, password or refresh_token; repeat for several.",
+    help="authorization_code, client_credentials, password, refresh_token, or an extension "
+    "grant's absolute URI (RFC 6749 §4.5); repeat for several.",
 )
 @click.option(
     "--scope",

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from .audit import AuditEventType, Auditor, Origin
 from .clock import Clock, system_clock
 from .credentials import SecretHasher, new_id
+from .grants.registry import is_extension_grant_type
 from .issuer import ACCESS_TOKEN_FORMATS
 from .models import Client
 from .redirect_uri import check_redirect_uri_scheme
@@ -101,10 +102,13 @@ async def register_client(
     grants = _split(grant_types)
     if not grants:
         raise ValueError("a client needs at least one grant type")
-    unknown = [g for g in grants if g not in KNOWN_GRANT_TYPES]
+    # An extension grant (RFC 6749 §4.5) is an absolute URI, served by whatever
+    # application registered it: the CLI cannot know it, so any such URI is accepted.
+    unknown = [g for g in grants if g not in KNOWN_GRANT_TYPES and not is_extension_grant_type(g)]
     if unknown:
         raise ValueError(
-            f"unknown grant type {', '.join(unknown)}; known: {', '.join(KNOWN_GRANT_TYPES)}"
+            f"unknown grant type {', '.join(unknown)}; known: {', '.join(KNOWN_GRANT_TYPES)}, "
+            "or an extension grant's absolute URI (RFC 6749 §4.5)"
         )
     if public and "client_credentials" in grants:
         raise ValueError("client_credentials needs a confidential client (RFC 6749 §4.4)")

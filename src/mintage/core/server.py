@@ -1,13 +1,15 @@
 """The composition root of the engine: registries of grants and endpoints (docs/architecture.md §1).
 
-A new grant is a module in ``core/grants`` plus one line in :data:`GRANTS`.
+Grants come from a :class:`~.grants.registry.GrantRegistry`: the built-in ones
+(:func:`~.grants.registry.builtin_grants`) plus any an application registers.  The
+endpoints served are those of ``core/paths.py`` that the configuration enables.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 from .audience import Audiences
@@ -26,12 +28,9 @@ from .endpoints.resource import BearerVerifier, ResourceEndpoint
 from .endpoints.revocation import RevocationEndpoint
 from .endpoints.token import TokenEndpoint
 from .errors import OAuthError, ServerError, StorageUnavailableError, TemporarilyUnavailableError
-from .grants import Grant, GrantContext
-from .grants.authorization_code import AuthorizationCodeGrant
-from .grants.client_credentials import ClientCredentialsGrant
-from .grants.password import PasswordGrant
+from .grants import GrantContext
 from .grants.refresh_grace import RefreshGrace
-from .grants.refresh_token import RefreshTokenGrant
+from .grants.registry import GrantRegistry, builtin_grants
 from .http import OAuthRequest, OAuthResponse, error_response
 from .issuer import Lifetimes, TokenIssuer
 from .jwt_tokens import JWTSigner
@@ -43,6 +42,7 @@ from .oidc.discovery import JWKSEndpoint, openid_configuration
 from .oidc.logout import EndSessionEndpoint
 from .oidc.userinfo import UserinfoEndpoint
 from .passwords import PasswordVerifier
+from .paths import ENDPOINT_PATHS
 from .ratelimit import (
     INTROSPECTION,
     NO_RATE_LIMITS,
@@ -60,13 +60,6 @@ from .users import StoreUserSource, UserSource
 
 log = logging.getLogger("mintage")
 
-GRANTS: tuple[type[Grant], ...] = (
-    AuthorizationCodeGrant,
-    ClientCredentialsGrant,
-    RefreshTokenGrant,
-    PasswordGrant,
-)
-
 #: HKDF purpose of the key that seals signing keys (see :mod:`.sealing`)
 SIGNING_KEY_SEALING = "mintage signing-key sealing"
 #: HKDF purpose of the key of the sign-in failure digests (see :mod:`.login`)
@@ -83,17 +76,27 @@ def _given(store: S | None, concern: str) -> S:
     return store if store is not None else cast(S, Absent(concern))
 
 
+#: key of a :class:`ServerConfig` field's metadata naming the setting it comes from,
+#: when not the setting of the same name (``None``: no setting)
+SETTING = "setting"
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """What the engine needs from the settings, resolved once at start-up."""
+    """What the engine needs from the settings, resolved once at start-up.
 
-    issuer: str
+    Each field is filled from the setting of the same name (``mintage.settings``) by
+    ``mintage.web.app.server_config``, or from the one its ``setting`` metadata names:
+    a new engine setting is a field here and a field there, nothing else.
+    """
+
+    issuer: str = field(metadata={SETTING: "issuer_url"})
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 14 * 24 * 3600
     allow_query_access_token: bool = False
     revocation_allow_bare_token: bool = False
     resource_scopes: tuple[str, ...] = ()
-    realm: str = "mintage"
+    realm: str = field(default="mintage", metadata={SETTING: None})
     #: accept ``code_challenge_method=plain`` (RFC 7636 §4.2); S256 only by default
     allow_plain_pkce: bool = False
     #: lifetime of a signed-in browser session, in seconds
@@ -113,20 +116,36 @@ class ServerConfig:
     audit_token_issued: bool = False
     #: threads that verify passwords (0: one per CPU, see :mod:`.passwords`), and the
     #: verifications that may wait for one before sign-ins answer 503
-    password_threads: int = 0
-    password_queue: int = 32
-    #: Features that need stores beyond clients and tokens (core/stores.py FEATURES):
-    #: the authorization code grant with its pages, the password grant, UserInfo, and
-    #: the audit events.  Off, their stores need not be given.
-    authorization_code: bool = True
-    password_grant: bool = True
-    userinfo: bool = True
-    audit: bool = True
+    password_verify_threads: int = 0
+    password_verify_queue: int = 32
+    #: the authorization endpoint with its sign-in and consent pages, hence the
+    #: ``authorization_code`` grant; off: a token-only server with no HTML at all
+    pages_enabled: bool = True
+    #: OpenID Connect Core §5.3 UserInfo
+    userinfo_enabled: bool = True
+    #: RP-Initiated Logout 1.0 (a page: needs ``pages_enabled``)
+    logout_enabled: bool = True
+    #: RFC 6749 §4.3 (RFC 9700 §2.4: MUST NOT be used; for migrations only)
+    password_grant_enabled: bool = True
+    #: the audit events (core/audit.py); off, no audit store is needed
+    audit_enabled: bool = True
 
     @property
     def signing_algs(self) -> tuple[str, ...]:
         """RS256 for ID tokens (OpenID Connect Core §15.1), plus the access-token one."""
         return tuple(dict.fromkeys(("RS256", self.access_token_signing_alg)))
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """The endpoints served, by metadata field (``core/paths.py``)."""
+        off: set[str] = set()
+        if not self.pages_enabled:
+            off.update(("authorization_endpoint", "end_session_endpoint"))
+        if not self.logout_enabled:
+            off.add("end_session_endpoint")
+        if not self.userinfo_enabled:
+            off.add("userinfo_endpoint")
+        return {name: path for name, path in ENDPOINT_PATHS.items() if name not in off}
 
     @property
     def longest_token_lifetime(self) -> int:
@@ -143,6 +162,8 @@ class AuthorizationServer:
     ``observer`` is told what the engine did (tokens issued), for metrics.
     ``users`` is where users sign in from (:mod:`.users`): an application's own user
     source, or by default Mintage's own ``users`` table in the users store.
+    ``grants`` are served by the token endpoint; by default the built-in ones that
+    ``config`` enables (:meth:`builtin_grants`).
     """
 
     def __init__(
@@ -156,8 +177,11 @@ class AuthorizationServer:
         limiter: RateLimiter = NO_RATE_LIMITS,
         observer: EngineObserver = NO_OBSERVER,
         users: UserSource | None = None,
+        grants: GrantRegistry | None = None,
     ) -> None:
         self.config = config
+        #: the endpoints served, by metadata field (RFC 8414 §2)
+        self.endpoints = config.endpoints
         stores = storage if isinstance(storage, Stores) else Stores.of(storage)
         # An application's own user source stands in for the users store.
         check_stores(stores, config, provided=frozenset({"users"}) if users else frozenset())
@@ -198,7 +222,7 @@ class AuthorizationServer:
         )
         #: records audit events (core/audit.py)
         self.audit = Auditor(
-            stores.audit if config.audit else None,
+            stores.audit if config.audit_enabled else None,
             clock,
             token_issued=config.audit_token_issued,
             tokens=tokens,
@@ -218,7 +242,7 @@ class AuthorizationServer:
             clock,
             LoginThrottle(limiter),
             key=derive_key(pepper, LOGIN_FAILURE_KEYS),
-            verifier=PasswordVerifier(config.password_threads, config.password_queue),
+            verifier=PasswordVerifier(config.password_verify_threads, config.password_verify_queue),
             audit=self.audit,
         )
         grace = config.refresh_grace_seconds
@@ -232,12 +256,8 @@ class AuthorizationServer:
             refresh_grace=RefreshGrace(pepper, grace) if grace else None,
             login=self.login,
         )
-        off = {
-            AuthorizationCodeGrant.grant_type: not config.authorization_code,
-            PasswordGrant.grant_type: not config.password_grant,
-        }
-        grants = [g() for g in GRANTS if not off.get(g.grant_type, False)]
-        self.token = TokenEndpoint(grants, authenticator(TOKEN), ctx, observer)
+        registry = grants if grants is not None else self.builtin_grants(config)
+        self.token = TokenEndpoint(registry, authenticator(TOKEN), ctx, observer)
         #: the authorization endpoint (RFC 6749 §4.1.1)
         self.authorize = AuthorizeEndpoint(
             clients,
@@ -281,12 +301,20 @@ class AuthorizationServer:
             openid_configuration(
                 metadata_document(
                     config.issuer,
+                    self.endpoints,
                     self.token.grants,
                     SUPPORTED_METHODS,
                     pkce_methods=("S256", "plain") if config.allow_plain_pkce else ("S256",),
                 ),
                 id_token_algs=("RS256",),
             )
+        )
+
+    @staticmethod
+    def builtin_grants(config: ServerConfig) -> GrantRegistry:
+        """The built-in grants ``config`` enables; register an application's own on it."""
+        return builtin_grants(
+            authorization_code=config.pages_enabled, password=config.password_grant_enabled
         )
 
     async def key_publish_window(self) -> int:

@@ -121,13 +121,15 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "authorization code grant with the sign-in and consent pages (RFC 6749 §4.1)",
-        "authorization_code",
+        "pages_enabled",
         # ID tokens for the openid scope are signed (OpenID Connect Core §2); a withdrawn
         # consent revokes the subject's tokens (core/consent.py).
         ("codes", "users", "login_attempts", "consents", "sessions", "subject_tokens", "keys"),
     ),
-    Feature("password grant (RFC 6749 §4.3)", "password_grant", ("users", "login_attempts")),
-    Feature("UserInfo (OpenID Connect Core §5.3)", "userinfo", ("users",)),
+    Feature(
+        "password grant (RFC 6749 §4.3)", "password_grant_enabled", ("users", "login_attempts")
+    ),
+    Feature("UserInfo (OpenID Connect Core §5.3)", "userinfo_enabled", ("users",)),
     Feature("JWT access tokens (RFC 9068)", "access_token_format=jwt", ("keys",)),
     Feature("audit events (mintage audit)", "audit_enabled", ("audit",)),
 )
@@ -137,11 +139,11 @@ def enabled_features(config: ServerConfig) -> list[Feature]:
     """The features these settings turn on."""
     on = {
         "always on": True,
-        "authorization_code": config.authorization_code,
-        "password_grant": config.password_grant,
-        "userinfo": config.userinfo,
+        "pages_enabled": config.pages_enabled,
+        "password_grant_enabled": config.password_grant_enabled,
+        "userinfo_enabled": config.userinfo_enabled,
         "access_token_format=jwt": config.access_token_format == "jwt",
-        "audit_enabled": config.audit,
+        "audit_enabled": config.audit_enabled,
     }
     return [f for f in FEATURES if on[f.setting]]
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
 import orjson
@@ -22,9 +23,11 @@ from starlette.routing import Route
 
 from ..core.audit import AuditEventType, Origin
 from ..core.clock import Clock, system_clock
+from ..core.grants import Grant
 from ..core.observe import NO_OBSERVER, EngineObserver
+from ..core.paths import OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH, RESOURCE_PATH
 from ..core.ratelimit import NO_RATE_LIMITS, RateLimiter
-from ..core.server import AuthorizationServer, Handler, ServerConfig
+from ..core.server import SETTING, AuthorizationServer, Handler, ServerConfig
 from ..core.storage import KEYS_TOPIC, InvalidationSource, Storage
 from ..core.stores import Stores, purge_all
 from ..core.users import UserSource
@@ -37,7 +40,6 @@ from .cors import CorsEndpoint
 from .instrument import ObservedApp
 from .metrics import Metrics
 from .metrics_access import metrics_route
-from .routes import page_routes
 
 log = logging.getLogger("mintage")
 
@@ -189,26 +191,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def server_config(settings: Settings) -> ServerConfig:
-    return ServerConfig(
-        issuer=settings.issuer_url,
-        access_token_lifetime=settings.access_token_lifetime,
-        refresh_token_lifetime=settings.refresh_token_lifetime,
-        allow_query_access_token=settings.allow_query_access_token,
-        revocation_allow_bare_token=settings.revocation_allow_bare_token,
-        resource_scopes=settings.resource_scopes,
-        allow_plain_pkce=settings.allow_plain_pkce,
-        session_lifetime=settings.session_lifetime,
-        access_token_format=settings.access_token_format,
-        access_token_signing_alg=settings.access_token_signing_alg,
-        access_token_audience=settings.access_token_audience,
-        id_token_lifetime=settings.id_token_lifetime,
-        key_publish_lead=settings.key_publish_lead,
-        refresh_grace_seconds=settings.refresh_grace_seconds,
-        audit_token_issued=settings.audit_token_issued,
-        audit=settings.audit_enabled,
-        password_threads=settings.password_verify_threads,
-        password_queue=settings.password_verify_queue,
-    )
+    """The engine's configuration: each :class:`ServerConfig` field from the setting of
+    the same name, or the one its ``setting`` metadata names (the one mapping)."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(ServerConfig):
+        name = field.metadata.get(SETTING, field.name)
+        if name is not None:
+            values[field.name] = getattr(settings, name)
+    return ServerConfig(**values)
 
 
 def build_server(
@@ -220,10 +210,16 @@ def build_server(
     limiter: RateLimiter = NO_RATE_LIMITS,
     observer: EngineObserver = NO_OBSERVER,
     users: UserSource | None = None,
+    grants: Iterable[Grant] = (),
 ) -> AuthorizationServer:
-    """The engine for these settings over this store (also used by the CLI)."""
+    """The engine for these settings over this store (also used by the CLI), serving
+    the built-in grants the settings enable plus ``grants``."""
+    config = server_config(settings)
+    registry = AuthorizationServer.builtin_grants(config)
+    for grant in grants:
+        registry.register(grant)
     return AuthorizationServer(
-        server_config(settings),
+        config,
         storage,
         pepper if pepper is not None else load_pepper(settings),
         clock,
@@ -231,6 +227,7 @@ def build_server(
         limiter=limiter,
         observer=observer,
         users=users,
+        grants=registry,
     )
 
 
@@ -255,8 +252,11 @@ def create_app(
     pepper: bytes | None = None,
     tracer_provider: Any = None,
     users: UserSource | None = None,
-) -> HotPaths:
-    """An ASGI app serving Mintage; mount it in Starlette or FastAPI.
+    grants: Iterable[Grant] = (),
+) -> Starlette:
+    """A Starlette application serving Mintage; mount it in Starlette or FastAPI with
+    :func:`mintage.mount` (which runs its lifespan in the host's).
+
 
     The stores (docs/storage.md): by default one built from ``settings.database_url``
     serves every concern.  ``storage`` is one object serving them instead (the origin's
@@ -274,7 +274,8 @@ def create_app(
 
     ``users`` is an application's own :class:`~mintage.core.users.UserSource` (its user
     table and password hashes, docs/users.md); by default users sign in from the
-    ``users`` store.
+    ``users`` store.  ``grants`` are served by the token endpoint besides the built-in
+    ones (extension grants, RFC 6749 §4.5; :class:`mintage.Grant`).
     """
     settings = settings or Settings()
     custom = storage is not None or stores is not None
@@ -302,6 +303,7 @@ def create_app(
         limiter=limiter if limiter is not None else NO_RATE_LIMITS,
         observer=observer,
         users=users,
+        grants=grants,
     )
     web = MintageApp(settings, server, limiter)
     web.metrics = metrics
@@ -330,36 +332,50 @@ def create_app(
     def handler(h: Handler) -> Run:
         return functools.partial(server.handle, h)
 
+    # The endpoints the engine serves, each at its path of the one table
+    # (core/paths.py), which also feeds the metadata: routed means advertised.
+    served = server.endpoints
+    hot: dict[str, tuple[Run, tuple[str, ...], Literal["public", "browser"] | None]] = {
+        "token_endpoint": (handler(server.token), ("POST",), "browser"),
+        "revocation_endpoint": (handler(server.revocation), ("POST",), "browser"),
+        "introspection_endpoint": (handler(server.introspection), ("POST",), None),
+        "jwks_uri": (handler(server.jwks), ("GET",), "public"),
+        "userinfo_endpoint": (server.handle_userinfo, ("GET", "POST"), "browser"),
+    }
     routes = [
-        engine("/oauth/token", handler(server.token), "POST", cors="browser"),
-        engine("/oauth/revoke", handler(server.revocation), "POST", cors="browser"),
-        engine("/oauth/introspect", handler(server.introspection), "POST"),
-        engine("/resource", server.handle_resource, "GET", "POST"),
-        engine("/.well-known/oauth-authorization-server", server.metadata, "GET", cors="public"),
-        engine("/.well-known/openid-configuration", server.metadata, "GET", cors="public"),
-        engine("/.well-known/jwks.json", handler(server.jwks), "GET", cors="public"),
-        engine("/userinfo", server.handle_userinfo, "GET", "POST", cors="browser"),
+        engine(served[name], run, *methods, cors=cors)
+        for name, (run, methods, cors) in hot.items()
+        if name in served
+    ]
+    routes += [
+        engine(RESOURCE_PATH, server.handle_resource, "GET", "POST"),
+        engine(OAUTH_METADATA_PATH, server.metadata, "GET", cors="public"),
+        engine(OPENID_CONFIGURATION_PATH, server.metadata, "GET", cors="public"),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
-        *page_routes(server, pepper, limit, settings.templates_dir),
     ]
+    if server.config.pages_enabled:
+        # Imported only here: a token-only server loads no template engine or page.
+        from .routes import page_routes
+
+        routes.extend(page_routes(server, pepper, limit, settings.templates_dir))
     routes.extend(metrics_route(metrics, settings))
-    app = Starlette(
+    app = HotPaths(
+        observe=lambda fallback: ObservedApp(fallback, metrics, settings.access_log),
         routes=routes,
         lifespan=web.lifespan,
         exception_handlers={HTTPException: _http_error},
     )
     app.state.mintage = web
-    hot = HotPaths(app, ObservedApp(app, metrics, settings.access_log))
     for route in routes:
         if isinstance(route.endpoint, EngineEndpoint):
             endpoint: EngineEndpoint | CorsEndpoint = route.endpoint
             if route.path in cross_origin:
                 origins = cross_origin[route.path]
                 endpoint = CorsEndpoint(endpoint, route.path, endpoint.methods, origins)
-            hot.add(route.path, endpoint.methods, endpoint)
+            app.add_hot(route.path, endpoint.methods, endpoint)
     if settings.otel_enabled:
         from .tracing import tracing_middleware
 
-        hot.wrap(tracing_middleware([r.path for r in routes], tracer_provider))
-    return hot
+        app.wrap(tracing_middleware([r.path for r in routes], tracer_provider))
+    return app

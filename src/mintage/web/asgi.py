@@ -13,6 +13,7 @@ template; with the access log on, it is logged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from time import perf_counter
 from typing import Any
@@ -183,32 +184,33 @@ class EngineEndpoint:
             log_access(method, self.route, response.status, perf_counter() - start, rid, client)
 
 
-class HotPaths:
-    """Dispatches the hot endpoints before Starlette's router and middleware.
+class HotPaths(Starlette):
+    """A Starlette application that dispatches the hot endpoints before its router and
+    middleware.
 
-    docs/architecture.md §5: the token, introspection and resource endpoints are the hot paths.
-    Exact path and method lookups in a dict cost far less than walking the route list
-    through two middleware layers; anything else (other paths, wrong methods, the
-    lifespan) goes to ``fallback`` (by default the Starlette app) unchanged, which
-    answers 404/405 as usual.
+    docs/architecture.md §5: the token, introspection and resource endpoints are the hot
+    paths.  Exact path and method lookups in a dict cost far less than walking the route
+    list through the middleware stack; anything else (other paths, wrong methods, the
+    lifespan) goes to the Starlette application unchanged (through ``observe``, which
+    adds the request id, metrics and access log), which answers 404/405 as usual.
+
+    It is a real Starlette application: routes and mounts added later, ``state`` and
+    ``router.lifespan_context`` work as usual.  Middleware added with
+    ``add_middleware`` wraps what the router serves, not the hot endpoints (they log,
+    count and trace themselves).
     """
 
-    __slots__ = ("_app", "_entry", "_routes", "router", "starlette", "state")
-
-    def __init__(self, app: Starlette, fallback: App | None = None) -> None:
-        self._app: App = fallback if fallback is not None else app
-        self._routes: dict[tuple[str, str], App] = {}
+    def __init__(self, *, observe: Callable[[App], App] | None = None, **starlette: Any) -> None:
+        super().__init__(**starlette)
+        fallback: App = functools.partial(Starlette.__call__, self)
+        self._fallback: App = observe(fallback) if observe is not None else fallback
+        self._hot: dict[tuple[str, str], App] = {}
         #: set by :meth:`wrap`: every request then goes through that middleware first
         self._entry: App | None = None
-        self.starlette = app
-        #: as on a Starlette app: ``state.mintage`` holds the server and the store
-        self.state = app.state
-        #: ``router.lifespan_context`` lets a host app run Mintage's lifespan
-        self.router = app.router
 
-    def add(self, path: str, methods: tuple[str, ...], endpoint: App) -> None:
+    def add_hot(self, path: str, methods: tuple[str, ...], endpoint: App) -> None:
         for method in methods:
-            self._routes[(method, path)] = endpoint
+            self._hot[(method, path)] = endpoint
 
     def wrap(self, middleware: Callable[[App], App]) -> None:
         """Put an ASGI middleware (tracing) in front of every route, hot ones included."""
@@ -224,11 +226,11 @@ class HotPaths:
             root: str = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root) :]
-            endpoint = self._routes.get((scope["method"], path))
+            endpoint = self._hot.get((scope["method"], path))
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
-        await self._app(scope, receive, send)
+        await self._fallback(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -236,8 +238,8 @@ class HotPaths:
             root: str = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root) :]
-            endpoint = self._routes.get((scope["method"], path))
+            endpoint = self._hot.get((scope["method"], path))
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
-        await self._app(scope, receive, send)
+        await self._fallback(scope, receive, send)

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .asgi import App, HotPaths, Receive, Scope, Send
+    from .asgi import App, Receive, Scope, Send
     from .metrics import Metrics
 
 METRICS_PATH = "/metrics"
@@ -102,7 +102,7 @@ class MetricsListener:
         await self._app(scope, receive, send)
 
 
-def with_metrics_listener(app: HotPaths, settings: Settings) -> App:
+def with_metrics_listener(app: Starlette, settings: Settings) -> App:
     """``app`` as ``mintage serve`` runs it: with the metrics listener when configured."""
     metrics: Metrics | None = app.state.mintage.metrics
     if settings.metrics_port is None or metrics is None:

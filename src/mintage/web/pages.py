@@ -26,6 +26,7 @@ from ..core.login import LoginService
 from ..core.models import Session, User
 from ..core.oidc.logout import EndSessionEndpoint
 from ..core.params import parse_query
+from ..core.paths import ENDPOINT_PATHS
 from ..core.sealing import derive_key
 from ..core.server import AuthorizationServer
 from ..core.sessions import SessionService
@@ -39,7 +40,7 @@ from .sign_in_demand import SignInDemand
 
 log = logging.getLogger("mintage")
 
-AUTHORIZE_PATH = "/oauth/authorize"
+AUTHORIZE_PATH = ENDPOINT_PATHS["authorization_endpoint"]
 LOGIN_PATH = "/login"
 RETRY_AFTER_OUTAGE = "5"
 

@@ -22,11 +22,13 @@ def page_routes(
     body_limit: int,
     templates_dir: Path | None = None,
 ) -> list[Route]:
-    """Sign-in, consent and logout pages, and their stylesheets (docs/pages.md)."""
+    """Sign-in, consent and logout pages, and their stylesheets (docs/pages.md): the
+    authorization endpoint, and RP-Initiated Logout when the server serves it
+    (``server.endpoints``)."""
     pages = Pages(templates_dir)
     b = Browser(server, Services.of(server), pages, derive_key(pepper), body_limit)
     themed = [Route("/static/theme.css", pages.theme_style, methods=["GET"])]
-    return [
+    routes = [
         Route("/static/style.css", pages.style, methods=["GET"]),
         *(themed if pages.theme is not None else []),
         Route(AUTHORIZE_PATH, functools.partial(authorize, b), methods=["GET", "POST"]),
@@ -34,5 +36,10 @@ def page_routes(
         Route(LOGIN_PATH, functools.partial(login_get, b), methods=["GET"]),
         Route(LOGIN_PATH, functools.partial(login_post, b), methods=["POST"]),
         Route("/logout", functools.partial(logout_post, b), methods=["POST"]),
-        Route("/oauth/logout", functools.partial(end_session, b), methods=["GET", "POST"]),
     ]
+    end_session_path = server.endpoints.get("end_session_endpoint")
+    if end_session_path is not None:
+        routes.append(
+            Route(end_session_path, functools.partial(end_session, b), methods=["GET", "POST"])
+        )
+    return routes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..http import OAuthRequest, OAuthResponse, json_response
 
@@ -11,6 +11,7 @@ _PUBLIC_CACHE = (("content-type", "application/json"), ("cache-control", "public
 
 def metadata_document(
     issuer: str,
+    endpoints: Mapping[str, str],
     grant_types: Iterable[str],
     auth_methods: Iterable[str],
     scopes: Iterable[str] = (),
@@ -19,30 +20,30 @@ def metadata_document(
 ) -> dict[str, object]:
     """Exactly what this server has enabled; built once at start-up.
 
-    The authorization endpoint is listed when the ``authorization_code`` grant is
-    enabled: ``code`` is its only response type (OAuth 2.1 §4.1), with PKCE methods
+    ``endpoints`` are the served endpoints by metadata field (``core/paths.py``), each
+    advertised as ``issuer + path``.  With the authorization endpoint come ``code``, its
+    only response type (OAuth 2.1 §4.1), the PKCE methods
     (``code_challenge_methods_supported``, RFC 8414 §2) and ``iss`` in every
     authorization response (RFC 9207 §3).
     """
     methods = list(auth_methods)
     grants = sorted(grant_types)
-    code_flow = "authorization_code" in grants
+    code_flow = "authorization_endpoint" in endpoints
     confidential = [m for m in methods if m != "none"]
-    doc: dict[str, object] = {
-        "issuer": issuer,
-        "token_endpoint": f"{issuer}/oauth/token",
-        "token_endpoint_auth_methods_supported": methods,
-        "grant_types_supported": grants,
-        # §2 lists this as REQUIRED; without the authorization endpoint no response
-        # type is supported.
-        "response_types_supported": ["code"] if code_flow else [],
-        "revocation_endpoint": f"{issuer}/oauth/revoke",
-        "revocation_endpoint_auth_methods_supported": methods,
-        "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "introspection_endpoint_auth_methods_supported": confidential,
-    }
+    doc: dict[str, object] = {"issuer": issuer}
+    doc.update((name, f"{issuer}{path}") for name, path in endpoints.items())
+    doc.update(
+        {
+            "token_endpoint_auth_methods_supported": methods,
+            "grant_types_supported": grants,
+            # §2 lists this as REQUIRED; without the authorization endpoint no response
+            # type is supported.
+            "response_types_supported": ["code"] if code_flow else [],
+            "revocation_endpoint_auth_methods_supported": methods,
+            "introspection_endpoint_auth_methods_supported": confidential,
+        }
+    )
     if code_flow:
-        doc["authorization_endpoint"] = f"{issuer}/oauth/authorize"
         doc["response_modes_supported"] = ["query"]
         doc["code_challenge_methods_supported"] = list(pkce_methods)
         doc["authorization_response_iss_parameter_supported"] = True

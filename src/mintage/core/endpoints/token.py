@@ -12,7 +12,7 @@ from ..errors import (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from ..grants import Grant, GrantContext
+from ..grants import Grant, GrantContext, GrantRequest
 from ..http import OAuthRequest, OAuthResponse, json_response
 from ..observe import NO_OBSERVER, EngineObserver
 from ..params import body_params
@@ -55,6 +55,9 @@ class TokenEndpoint:
         if grant_type not in authenticated.client.grant_types:
             raise UnauthorizedClientError(f"this client may not use grant_type {grant_type}")
         ctx = self._ctx.from_origin(Origin(request.client_ip, request.request_id))
-        body = await grant.exchange(authenticated, params, ctx)
+        # Only the parameters the grant reads: a grant (an application's own too) never
+        # sees the client's credentials (``client_secret``), so it cannot leak them.
+        declared = {name: params[name] for name in grant.parameters if name in params}
+        body = await grant.handle(GrantRequest(authenticated, declared, ctx))
         self._observer.token_issued(grant_type, authenticated.client.client_id)
         return json_response(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -49,16 +50,32 @@ class GrantContext:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class GrantRequest:
+    """One access token request (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6, §4.5) as a grant
+    sees it: the authenticated client, the request's parameters that the grant declared
+    (:attr:`Grant.parameters`; never the client's credentials), and the context."""
+
+    client: AuthenticatedClient
+    params: Mapping[str, str]
+    ctx: GrantContext
+
+
 class Grant(Protocol):
-    """A grant handler, registered by its ``grant_type``."""
+    """A grant handler, registered by its ``grant_type`` (RFC 6749 §4; an extension
+    grant's is an absolute URI, §4.5).
+
+    A client uses a grant only when it is registered with it (RFC 6749 §10.1), so a new
+    grant is usable by no client until one lists it.
+    """
 
     grant_type: ClassVar[str]
     #: may public clients (``none`` authentication) use it?
     allows_public: ClassVar[bool]
-    #: does it need the client to list the grant explicitly? (all do: RFC 6749 §10.1)
+    #: the token request parameters it reads; only these reach :meth:`handle`
+    parameters: ClassVar[tuple[str, ...]]
 
-    async def exchange(
-        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
-    ) -> dict[str, Any]:
-        """Validate the request and return the token response body (RFC 6749 §5.1)."""
+    async def handle(self, request: GrantRequest) -> dict[str, Any]:
+        """Validate the request and return the token response body (RFC 6749 §5.1),
+        or raise an :class:`~mintage.core.errors.OAuthError` (§5.2)."""
         ...

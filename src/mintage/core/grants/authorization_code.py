@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..audit import AuditEventType
-from ..client_auth import AuthenticatedClient
 from ..credentials import AUTHORIZATION_CODE_PREFIX, token_digest, well_formed
 from ..errors import InvalidGrantError
 from ..jwt_tokens import SignIn
@@ -29,7 +28,7 @@ from ..models import AuthorizationCode, Client
 from ..params import require
 from ..pkce import verify
 from ..scope import parse_scope
-from . import GrantContext
+from . import GrantContext, GrantRequest
 
 _INVALID = "the authorization code is invalid, expired or already used"
 
@@ -63,9 +62,10 @@ class AuthorizationCodeGrant:
     #: public clients redeem codes with PKCE instead of a secret (RFC 7636 §1)
     allows_public: ClassVar[bool] = True
 
-    async def exchange(
-        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
-    ) -> dict[str, Any]:
+    parameters: ClassVar[tuple[str, ...]] = ("code", "redirect_uri", "code_verifier")
+
+    async def handle(self, request: GrantRequest) -> dict[str, Any]:
+        client, params, ctx = request.client, request.params, request.ctx
         codes = ctx.codes
         presented = require(params, "code")
         if not well_formed(presented, AUTHORIZATION_CODE_PREFIX):

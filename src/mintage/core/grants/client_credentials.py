@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..client_auth import AuthenticatedClient
 from ..scope import granted_scope
-from . import GrantContext
+from . import GrantRequest
 
 
 class ClientCredentialsGrant:
@@ -15,9 +14,10 @@ class ClientCredentialsGrant:
     grant_type: ClassVar[str] = "client_credentials"
     allows_public: ClassVar[bool] = False
 
-    async def exchange(
-        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
-    ) -> dict[str, Any]:
+    parameters: ClassVar[tuple[str, ...]] = ("scope",)
+
+    async def handle(self, request: GrantRequest) -> dict[str, Any]:
+        client, params, ctx = request.client, request.params, request.ctx
         scopes = granted_scope(params.get("scope"), client.client.scopes)
         # RFC 9068 §2.2: with no resource owner, the subject is the client itself.
         return await ctx.issuer.issue(

@@ -14,16 +14,17 @@ from ..login import LoginFailed, LoginLocked, LoginService, LoginThrottled
 from ..models import User
 from ..params import require
 from ..scope import granted_scope
-from . import GrantContext
+from . import GrantContext, GrantRequest
 
 
 class PasswordGrant:
     grant_type: ClassVar[str] = "password"
     allows_public: ClassVar[bool] = True
 
-    async def exchange(
-        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
-    ) -> dict[str, Any]:
+    parameters: ClassVar[tuple[str, ...]] = ("username", "password", "scope")
+
+    async def handle(self, request: GrantRequest) -> dict[str, Any]:
+        client, params, ctx = request.client, request.params, request.ctx
         username = require(params, "username")
         password = require(params, "password")
         scopes = granted_scope(params.get("scope"), client.client.scopes)

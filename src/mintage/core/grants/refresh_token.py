@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..audit import AuditEventType
@@ -12,7 +13,7 @@ from ..jwt_tokens import SignIn
 from ..models import Token, TokenKind
 from ..params import require
 from ..scope import narrowed_scope, parse_scope
-from . import GrantContext
+from . import GrantContext, GrantRequest
 
 _INVALID = "the refresh token is invalid, expired or revoked"
 
@@ -28,9 +29,10 @@ class RefreshTokenGrant:
     grant_type: ClassVar[str] = "refresh_token"
     allows_public: ClassVar[bool] = True
 
-    async def exchange(
-        self, client: AuthenticatedClient, params: dict[str, str], ctx: GrantContext
-    ) -> dict[str, Any]:
+    parameters: ClassVar[tuple[str, ...]] = ("refresh_token", "scope")
+
+    async def handle(self, request: GrantRequest) -> dict[str, Any]:
+        client, params, ctx = request.client, request.params, request.ctx
         presented = require(params, "refresh_token")
         if not well_formed(presented, REFRESH_TOKEN_PREFIX):
             raise InvalidGrantError(_INVALID)
@@ -162,7 +164,7 @@ async def _grace_reply(
     token: Token,
     presented: str,
     client: AuthenticatedClient,
-    params: dict[str, str],
+    params: Mapping[str, str],
     ctx: GrantContext,
     now: int,
 ) -> dict[str, Any] | None:

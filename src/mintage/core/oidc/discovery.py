@@ -17,17 +17,17 @@ PROMPT_VALUES = ("none", "login", "consent")
 def openid_configuration(
     oauth_metadata: dict[str, object], *, id_token_algs: tuple[str, ...]
 ) -> dict[str, object]:
-    """RFC 8414 metadata plus what Discovery §3 requires of an OpenID Provider."""
-    issuer = str(oauth_metadata["issuer"])
+    """RFC 8414 metadata plus what Discovery §3 requires of an OpenID Provider.
+
+    The endpoints (``jwks_uri``, ``userinfo_endpoint``, ``end_session_endpoint``) are
+    in ``oauth_metadata`` already, from the one table of paths (``core/paths.py``).
+    """
     doc = dict(oauth_metadata)
     scopes = set(doc.get("scopes_supported", ()) or ())  # type: ignore[call-overload]
     # offline_access: refresh tokens for sign-ins (Core §11, core/grants/authorization_code.py)
     scopes.update(("openid", "offline_access", *SCOPE_CLAIMS))
     doc.update(
         {
-            "userinfo_endpoint": f"{issuer}/userinfo",
-            "jwks_uri": f"{issuer}/.well-known/jwks.json",
-            "end_session_endpoint": f"{issuer}/oauth/logout",
             "scopes_supported": sorted(scopes),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(id_token_algs),
