@@ -180,7 +180,7 @@ def serve(
         except TracingUnavailableError as exc:
             raise BadInputError(str(exc)) from None
     configure_logging(settings.log_level, settings.log_format)
-    pepper = pepper_for(settings)
+    pepper = pepper_for(settings, creating=True)
     store = build_store(settings)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
