@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench docs clean
+.PHONY: run test lint typecheck unit bench docs docs-site clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,5 +34,16 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m mintage.settings > docs/configuration.md
 
+# API reference from the docstrings (pdoc), in $(SITE)/: the engine and its models and
+# storage protocols, the stores, the settings, the logs and the resource kit, module by
+# module (the packages `mintage` and `mintage.resource` load their names lazily, which
+# pdoc cannot follow). tests/docs/test_api_site.py builds it.
+SITE ?= site
+API_MODULES := mintage.core mintage.storage mintage.storage.sql.sqlite \
+	mintage.storage.sql.postgres mintage.settings mintage.logs \
+	$(sort $(subst /,.,$(patsubst src/%.py,%,$(filter-out %/__init__.py,$(wildcard src/mintage/resource/*.py)))))
+docs-site: $(STAMP)
+	$(BIN)/pdoc -d restructuredtext -o $(SITE) $(API_MODULES)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

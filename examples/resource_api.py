@@ -6,10 +6,11 @@
 
 ``MINTAGE_ISSUER`` is the authorization server's issuer URL (default
 ``http://127.0.0.1:3000``, what ``make run`` serves).  ``RESOURCE_CLIENT_ID`` and
-``RESOURCE_CLIENT_SECRET`` are this API's own client at that server, registered for the
-tokens' audience (``mintage client create --name api --grant-type client_credentials
---resource http://127.0.0.1:3000/resource``), needed to introspect opaque ``mint_at_…``
-tokens; without them only JWT access tokens are accepted.
+``RESOURCE_CLIENT_SECRET`` (required) are this API's own client at that server,
+registered for the tokens' audience (``mintage client create --name api --grant-type
+client_credentials --resource http://127.0.0.1:3000/resource``): Mintage's access tokens
+are opaque ``mint_at_…`` values by default, which only introspection can check, and
+introspection answers only such a client (RFC 7662 §4).
 ``RESOURCE_AUDIENCE`` is this API's identifier in the tokens' ``aud`` (default
 ``{issuer}/resource``).
 
@@ -41,11 +42,20 @@ from mintage.resource.fastapi import install_error_handler, require_scopes
 
 
 def verifier_from_env() -> TokenVerifier:
+    client_id = os.environ.get("RESOURCE_CLIENT_ID")
+    client_secret = os.environ.get("RESOURCE_CLIENT_SECRET")
+    if not client_id or not client_secret:
+        # Without them every opaque token (Mintage's default) would be refused with 401.
+        raise SystemExit(
+            "set RESOURCE_CLIENT_ID and RESOURCE_CLIENT_SECRET to this API's client: "
+            "mintage client create --name api --grant-type client_credentials "
+            "--resource <issuer>/resource"
+        )
     return verifier_for_issuer(
         os.environ.get("MINTAGE_ISSUER", "http://127.0.0.1:3000"),
         audience=os.environ.get("RESOURCE_AUDIENCE") or None,
-        client_id=os.environ.get("RESOURCE_CLIENT_ID") or None,
-        client_secret=os.environ.get("RESOURCE_CLIENT_SECRET") or None,
+        client_id=client_id,
+        client_secret=client_secret,
     )
 
 

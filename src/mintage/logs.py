@@ -3,7 +3,8 @@
 :func:`configure_logging` is what ``mintage serve`` calls; embedders may call it too.  It
 puts one handler on the root logger, so records of the stdlib ``logging`` module (Mintage's
 own ``logging.getLogger("mintage")``, uvicorn's) and of structlog loggers come out through
-the same processors and renderer.
+the same processors and renderer.  Logs are JSON lines for collectors, readable lines on
+a terminal (:func:`resolve_format`).
 
 docs/architecture.md §4: nothing sensitive in logs.  :func:`redact` replaces the value of any key
 that names a credential (``authorization``, ``password``, ``code``, ``*_token`` …) and scrubs
@@ -14,6 +15,7 @@ including rendered exceptions.  It is a safety net: code should not log secrets 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -152,6 +154,32 @@ def add_request_id(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
+LogFormat = Literal["auto", "json", "console"]
+
+
+def resolve_format(fmt: LogFormat, stream: TextIO) -> Literal["json", "console"]:
+    """``auto``: readable lines for a person at a terminal, JSON lines for everything else
+    (a pipe, a file, a container runtime's log collector)."""
+    if fmt != "auto":
+        return fmt
+    return "console" if _isatty(stream) else "json"
+
+
+def supports_colour(stream: TextIO) -> bool:
+    """ANSI colours only on a terminal that is not ``TERM=dumb``, and never under
+    ``NO_COLOR`` (https://no-color.org)."""
+    return (
+        _isatty(stream) and os.environ.get("TERM", "") != "dumb" and not os.environ.get("NO_COLOR")
+    )
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or minimal stream
+        return False
+
+
 def _dumps(obj: Any, **_kw: Any) -> str:
     return orjson.dumps(obj, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -161,7 +189,7 @@ _HANDLER_NAME = "mintage"
 
 def configure_logging(
     level: str = "info",
-    fmt: Literal["json", "console"] = "json",
+    fmt: LogFormat = "auto",
     *,
     stream: TextIO | None = None,
 ) -> logging.Handler:
@@ -169,9 +197,11 @@ def configure_logging(
 
     ``fmt="json"`` writes one JSON object per line (``timestamp``, ``level``, ``logger``,
     ``event``, ``request_id`` inside a request, and any extra fields); ``"console"`` is
-    for people.  Calling it again replaces the handler it installed before.  Returns
-    that handler.
+    for people, in colour where the terminal supports it; ``"auto"`` is ``console``
+    when ``stream`` (stderr by default) is a terminal and ``json`` otherwise.  Calling it
+    again replaces the handler it installed before.  Returns that handler.
     """
+    out = stream or sys.stderr
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
@@ -180,11 +210,10 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Processor
-    if fmt == "json":
+    if resolve_format(fmt, out) == "json":
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     else:
-        out = stream or sys.stderr
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        renderer = structlog.dev.ConsoleRenderer(colors=supports_colour(out))
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), drop_duplicates],
         processors=[
@@ -206,7 +235,7 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root = logging.getLogger()

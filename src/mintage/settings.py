@@ -305,10 +305,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", description="Log level: debug, info, warning, error, critical."
     )
-    log_format: Literal["json", "console"] = Field(
-        "json",
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto",
         description="Logs of `mintage serve`: `json` (one JSON object per line, with the "
-        "request id; for log collectors) or `console` (for people).",
+        "request id; for log collectors), `console` (for people; coloured on a terminal "
+        "that supports it, never under `NO_COLOR`), or `auto`: `console` when stderr is a "
+        "terminal, `json` otherwise.",
     )
     access_log: bool = Field(
         False,

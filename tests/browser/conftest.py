@@ -129,6 +129,14 @@ class ServeProcess:
             MINTAGE_DATABASE_URL=f"sqlite:///{workdir / 'mintage.db'}",
             MINTAGE_CREATE_DEMO_CLIENT="false",
         )
+        # Only serve and db upgrade create a database; users and the client come first.
+        subprocess.run(
+            [sys.executable, "-m", "mintage.cli.main", "db", "upgrade"],
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
         self.users = {
             name: mintage_command(
                 "user", "create", name, "--password-stdin", env=self.env, stdin=PASSWORD + "\n"

@@ -39,7 +39,11 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, "")  # recorded, so teardown restores the original
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    # Commands other than serve and db upgrade never create a database.
+    upgraded = CliRunner().invoke(cli, ["--database-url", url, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    return url
 
 
 def run(db: str, *args: str, input: str | None = None) -> Result:
@@ -391,7 +395,8 @@ def test_tokens_purge_removes_expired_tokens(db: str) -> None:
     assert resource_status(db, live) == 200
 
 
-def test_db_upgrade_creates_the_schema(db: str) -> None:
+def test_db_upgrade_creates_the_schema(db: str, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'new.db'}"  # not the fixture's: that one is upgraded
     result = ok(db, "db", "upgrade")
     assert "newest schema" in result.stdout
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
@@ -412,11 +417,12 @@ def test_unsupported_database_url_exits_2(db: str, url: str) -> None:
         assert "URL" in result.stderr
 
 
-def test_unreachable_database_exits_1(db: str, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'missing' / 'dir.db'}"
-    result = run(url, "client", "list")
+def test_unreadable_database_exits_1(db: str, tmp_path: Path) -> None:
+    (tmp_path / "garbage.db").write_bytes(b"not a database at all, but long enough" * 40)
+    result = run(f"sqlite:///{tmp_path / 'garbage.db'}", "client", "list")
     assert result.exit_code == 1
-    assert "cannot open the database" in result.stderr
+    assert f"cannot open the database {tmp_path / 'garbage.db'}" in result.stderr
+    assert "Traceback" not in result.output
 
 
 # settings and the --database-url option

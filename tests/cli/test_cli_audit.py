@@ -36,7 +36,11 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    return f"sqlite:///{tmp_path / 'audit.db'}"
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    # Commands other than serve and db upgrade never create a database.
+    upgraded = CliRunner().invoke(cli, ["--database-url", url, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    return url
 
 
 def run(db: str, *args: str, input: str | None = None) -> Result:

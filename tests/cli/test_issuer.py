@@ -122,6 +122,7 @@ def test_the_cli_accepts_the_switch_with_a_warning(tmp_path: Path) -> None:
         "MINTAGE_ALLOW_INSECURE_ISSUER": "true",
         "MINTAGE_DATABASE_URL": db,
     }
+    assert invoke("db", "upgrade", env=env).exit_code == 0
     result = invoke("client", "list", env=env)
     assert result.exit_code == 0, result.output
     assert "warning: issuer http://auth.example.com is plain http" in result.output

@@ -53,7 +53,11 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, "")  # recorded, so teardown restores the original
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    # Commands other than serve and db upgrade never create a database.
+    upgraded = CliRunner().invoke(cli, ["--database-url", url, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    return url
 
 
 def mintage(db: str, *args: str) -> Result:

@@ -69,6 +69,8 @@ def mintage(database_url: str, *args: str) -> Result:
 
 
 def client_create(database_url: str) -> Result:
+    """``client create`` on a database made first, as only serve and db upgrade make one."""
+    assert mintage(database_url, "db", "upgrade").exit_code == 0
     return mintage(database_url, "client", "create", "--name", "x", "--grant-type", "password")
 
 
@@ -105,6 +107,7 @@ def test_a_short_configured_key_file_is_refused(
     short = tmp_path / "short.key"
     short.write_text("x" * 20 + "\n")
     monkeypatch.setenv(f"MINTAGE_{setting}", str(short))
+    assert mintage(f"sqlite:///{tmp_path / 'cli.db'}", "db", "upgrade").exit_code == 0
     result = mintage(f"sqlite:///{tmp_path / 'cli.db'}", *command)
     assert result.exit_code == 2, result.output
     assert f"short.key: the {what} is 20 bytes long, shorter than the 32" in result.output
@@ -115,6 +118,7 @@ def test_a_short_configured_secret_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
 ) -> None:
     monkeypatch.setenv(f"MINTAGE_{setting}", "x" * 31)
-    result = client_create(f"sqlite:///{tmp_path / 'cli.db'}")
+    # refused with the settings, before any database is looked for
+    result = mintage(f"sqlite:///{tmp_path / 'cli.db'}", "client", "create", "--name", "x")
     assert result.exit_code == 2, result.output
     assert f"{setting.lower()} must be at least 32 characters" in result.output

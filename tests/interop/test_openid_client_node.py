@@ -114,6 +114,14 @@ def deployment(rp_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         MINTAGE_DATABASE_URL=f"sqlite:///{workdir / 'mintage.db'}",
         MINTAGE_CREATE_DEMO_CLIENT="false",
     )
+    # Only serve and db upgrade create a database; the user and the client come first.
+    subprocess.run(
+        [sys.executable, "-m", "mintage.cli.main", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     user = cli("user", "create", "alice", "--password-stdin", env=env, stdin=PASSWORD + "\n")
     claims = cli("user", "set-claims", "alice", *CLAIMS, env=env)["claims"]
     assert claims["email"] == "alice@example.com"

@@ -26,6 +26,8 @@ EXPECTED = {
     "BearerAuthMiddleware",
     "CombinedVerifier",
     "Discovery",
+    "DiscoveryError",
+    "EngineVerifier",
     "InsufficientScopeError",
     "IntrospectionVerifier",
     "InvalidRequestError",
@@ -38,6 +40,7 @@ EXPECTED = {
     "TemporarilyUnavailableError",
     "TokenVerifier",
     "bearer_token",
+    "verifier_for_app",
     "verifier_for_issuer",
 }
 

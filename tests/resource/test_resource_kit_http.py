@@ -319,3 +319,14 @@ async def test_query_tokens_when_enabled(
         assert_refused(both, 400, "invalid_request")
         twice = await client.get(f"/?access_token={value}&access_token={value}")
         assert_refused(twice, 400, "invalid_request")
+
+
+def test_the_example_will_not_start_without_introspection_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without them every opaque token (Mintage's default) would be a silent 401."""
+    example = load_example()
+    monkeypatch.delenv("RESOURCE_CLIENT_ID", raising=False)
+    monkeypatch.setenv("RESOURCE_CLIENT_SECRET", "mint_cs_x")
+    with pytest.raises(SystemExit, match="RESOURCE_CLIENT_ID and RESOURCE_CLIENT_SECRET"):
+        example.verifier_from_env()

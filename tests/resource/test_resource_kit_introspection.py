@@ -233,21 +233,29 @@ async def test_refused_credentials_are_a_server_error_not_the_tokens_fault(
 
 
 async def test_built_from_the_issuer_url_alone(
-    server: Server, rs: Registered, transport: CountingTransport
+    server: Server, rs: Registered, transport: CountingTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``verifier_for_issuer`` discovers the endpoint; opaque tokens go to introspection."""
     _, value = await issue(server)
-    verifier = verifier_for_issuer(
-        server.settings.issuer_url,
-        client_id=rs.client_id,
-        client_secret=rs.secret,
-        transport=transport,
-        clock=server.clock,
-    )
+    with caplog.at_level(logging.WARNING, logger="mintage.resource"):
+        verifier = verifier_for_issuer(
+            server.settings.issuer_url,
+            client_id=rs.client_id,
+            client_secret=rs.secret,
+            transport=transport,
+            clock=server.clock,
+        )
+    ours = [r for r in caplog.records if r.name == "mintage.resource"]
+    assert ours == []  # with credentials, nothing to warn about
     assert (await verifier.verify(value)).source == "introspection"
     await verifier.aclose()
-    # without introspection credentials, only JWTs can be checked
-    jwt_only = verifier_for_issuer(server.settings.issuer_url, transport=transport)
+    # without introspection credentials, only JWTs can be checked: said at build time
+    with caplog.at_level(logging.WARNING, logger="mintage.resource"):
+        jwt_only = verifier_for_issuer(server.settings.issuer_url, transport=transport)
+    ours = [r for r in caplog.records if r.name == "mintage.resource"]
+    assert [r.levelno for r in ours] == [logging.WARNING]
+    assert "without client_id/client_secret" in caplog.text
+    assert "opaque" in caplog.text and server.settings.issuer_url in caplog.text
     with pytest.raises(InvalidTokenError, match="not a JWT"):
         await jwt_only.verify(value)
     await jwt_only.aclose()

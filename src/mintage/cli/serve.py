@@ -12,9 +12,10 @@ workers start and served by each of them next to the main one; the app sends wha
 comes in on it to ``/metrics`` alone (:mod:`mintage.web.metrics_access`).  Each worker
 keeps its own counters, so a scrape reads the worker that took the connection.
 
-Logs (Mintage's, uvicorn's, Alembic's) go to stderr as JSON lines by default
-(:func:`mintage.logs.configure_logging`); the banner and the demo client's credentials
-are for the person at the terminal and go to stdout as plain text.
+Logs (Mintage's, uvicorn's, Alembic's) go to stderr, as JSON lines unless stderr is a
+terminal (:func:`mintage.logs.configure_logging`, ``MINTAGE_LOG_FORMAT``); the banner
+and the demo client's credentials are for the person at the terminal and go to stdout
+as plain text.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def serve(
         except TracingUnavailableError as exc:
             raise BadInputError(str(exc)) from None
     configure_logging(settings.log_level, settings.log_format)
-    pepper = pepper_for(settings)
+    pepper = pepper_for(settings, creating=True)
     store = build_store(settings)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:

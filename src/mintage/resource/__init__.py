@@ -4,13 +4,17 @@
 
     from mintage.resource import BearerAuthMiddleware, verifier_for_issuer
 
-    verifier = verifier_for_issuer("https://auth.example.com")
+    verifier = verifier_for_issuer(
+        "https://auth.example.com",
+        client_id="…", client_secret="…",  # a client created with --resource <audience>
+    )
     app = BearerAuthMiddleware(app, verifier, prefixes=["/api"])
 
 Verifiers share one interface, ``await verifier.verify(token) -> AccessToken``, raising
 RFC 6750 §3.1 errors: :class:`JWTVerifier` (RFC 9068, local, keys from the issuer's
 JWKS), :class:`IntrospectionVerifier` (RFC 7662, asks the issuer, short cache),
-:class:`CombinedVerifier` (JWTs locally, everything else by introspection).  The FastAPI
+:class:`CombinedVerifier` (JWTs locally, everything else by introspection),
+:class:`EngineVerifier` (a Mintage app in the same process, :func:`verifier_for_app`).  The FastAPI
 dependency ``require_scopes`` lives in :mod:`mintage.resource.fastapi`.
 docs/resource-servers.md has the whole story.
 
@@ -28,6 +32,8 @@ _EXPORTS = {
     "BearerAuthMiddleware": "mintage.resource.middleware",
     "CombinedVerifier": "mintage.resource.verifier",
     "Discovery": "mintage.resource.discovery",
+    "DiscoveryError": "mintage.resource.discovery",
+    "EngineVerifier": "mintage.resource.engine",
     "InsufficientScopeError": "mintage.resource.errors",
     "IntrospectionVerifier": "mintage.resource.introspection",
     "InvalidRequestError": "mintage.resource.errors",
@@ -41,6 +47,7 @@ _EXPORTS = {
     "TemporarilyUnavailableError": "mintage.resource.errors",
     "TokenVerifier": "mintage.resource.verifier",
     "bearer_token": "mintage.resource.bearer",
+    "verifier_for_app": "mintage.resource.engine",
     "verifier_for_issuer": "mintage.resource.factory",
 }
 
@@ -50,6 +57,8 @@ __all__ = [
     "BearerAuthMiddleware",
     "CombinedVerifier",
     "Discovery",
+    "DiscoveryError",
+    "EngineVerifier",
     "InsufficientScopeError",
     "IntrospectionVerifier",
     "InvalidRequestError",
@@ -62,12 +71,14 @@ __all__ = [
     "TemporarilyUnavailableError",
     "TokenVerifier",
     "bearer_token",
+    "verifier_for_app",
     "verifier_for_issuer",
 ]
 
 if TYPE_CHECKING:
     from .bearer import bearer_token
-    from .discovery import Discovery, ServerMetadata
+    from .discovery import Discovery, DiscoveryError, ServerMetadata
+    from .engine import EngineVerifier, verifier_for_app
     from .errors import (
         InsufficientScopeError,
         InvalidRequestError,

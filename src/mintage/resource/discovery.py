@@ -41,23 +41,46 @@ def normalize_issuer(issuer: str) -> str:
 
 
 def metadata_urls(issuer: str) -> list[str]:
-    """Where to look, in order.
+    """Where to look, in order, without repeats.
 
-    ``{issuer}/.well-known/oauth-authorization-server`` and ``.../openid-configuration``
-    (OpenID Connect Discovery 1.0 §4, which Mintage also follows for RFC 8414), then,
-    for an issuer with a path, RFC 8414 §3.1's form with the well-known segment inserted
-    between host and path.
+    RFC 8414 §3.1: ``/.well-known/oauth-authorization-server`` inserted between the host
+    and the issuer's path (``https://h/.well-known/oauth-authorization-server/auth`` for
+    the issuer ``https://h/auth``); OpenID Connect Discovery 1.0 §4:
+    ``{issuer}/.well-known/openid-configuration``; then
+    ``{issuer}/.well-known/oauth-authorization-server``, where a Mintage mounted under a
+    path (README "Embedding") serves its document too.
     """
-    urls = [
-        f"{issuer}/.well-known/oauth-authorization-server",
-        f"{issuer}/.well-known/openid-configuration",
-    ]
     parts = urlsplit(issuer)
-    if parts.path not in ("", "/"):
-        urls.append(
-            f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{parts.path}"
+    path = "" if parts.path == "/" else parts.path
+    urls = [
+        f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}",
+        f"{issuer}/.well-known/openid-configuration",
+        f"{issuer}/.well-known/oauth-authorization-server",
+    ]
+    return list(dict.fromkeys(urls))
+
+
+class DiscoveryError(TemporarilyUnavailableError):
+    """No usable metadata at any of the issuer's well-known URLs (RFC 8414 §3).
+
+    The API's client gets 503 ``temporarily_unavailable``: the authorization server may
+    still be starting.  ``tried`` pairs each URL with what it answered (``"404"``,
+    ``"200, not a JSON object"``); ``str()`` and the ``mintage.resource`` log name them
+    all, so a wrong issuer URL or mount point shows at once.  The client's response
+    carries none of it.
+    """
+
+    def __init__(self, issuer: str, tried: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(
+            "the authorization server's metadata cannot be found; retry later",
+            retry_after=int(RETRY_INTERVAL),
         )
-    return urls
+        self.issuer = issuer
+        self.tried = tried
+
+    def __str__(self) -> str:
+        attempts = ", ".join(f"{url} ({outcome})" for url, outcome in self.tried)
+        return f"no metadata for issuer {self.issuer}: tried {attempts}"
 
 
 def _optional_url(document: Mapping[str, Any], name: str) -> str | None:
@@ -78,7 +101,8 @@ class Discovery:
         self._failure: OAuthError | None = None
 
     async def metadata(self) -> ServerMetadata:
-        """The metadata, fetched once; raises 503 (or 500 when misconfigured) meanwhile."""
+        """The metadata, fetched once; raises 503 meanwhile (:class:`DiscoveryError` when
+        no URL has it), or 500 for a document naming another issuer."""
         if self._metadata is not None:
             return self._metadata
         async with self._lock:
@@ -95,13 +119,15 @@ class Discovery:
             return self._metadata
 
     async def _fetch(self) -> ServerMetadata:
+        tried: list[tuple[str, str]] = []
         for url in metadata_urls(self.issuer):
             status, document = await request_json(self._http.client, "GET", url, "discovery")
             if status != 200:
+                tried.append((url, str(status)))
                 continue
             if not isinstance(document, dict):
-                log.error("discovery: %s is not a JSON object", url)
-                raise ServerError()
+                tried.append((url, "200, not a JSON object"))
+                continue
             # RFC 8414 §3.3: the issuer in the document MUST be identical to the one the
             # metadata was requested for, or the document must not be used.
             if document.get("issuer") != self.issuer:
@@ -118,12 +144,15 @@ class Discovery:
                 introspection_endpoint=_optional_url(document, "introspection_endpoint"),
                 document=document,
             )
-        log.error("discovery: no metadata found for issuer %s", self.issuer)
-        raise ServerError()
+        failure = DiscoveryError(self.issuer, tuple(tried))
+        log.error("discovery: %s", failure)
+        raise failure
 
 
 def _again(failure: OAuthError) -> OAuthError:
     """A fresh exception like the last failure (an instance is not raised twice)."""
+    if isinstance(failure, DiscoveryError):
+        return DiscoveryError(failure.issuer, failure.tried)
     if isinstance(failure, TemporarilyUnavailableError):
         return TemporarilyUnavailableError(failure.description)
     return ServerError()

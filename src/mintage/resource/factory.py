@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
-from ._http import DEFAULT_TIMEOUT, new_client
+from ._http import DEFAULT_TIMEOUT, log, new_client
 from .discovery import Discovery
 from .introspection import IntrospectionVerifier
 from .jwt import DEFAULT_ALGORITHMS, JWTVerifier
@@ -34,7 +34,10 @@ def verifier_for_issuer(
     its metadata names (RFC 8414).  With ``client_id`` and ``client_secret`` (a
     confidential client of that issuer), other tokens, such as Mintage's opaque
     ``mint_at_...`` tokens, are checked by introspection (RFC 7662) at its
-    ``introspection_endpoint``; without them, only JWTs are accepted.
+    ``introspection_endpoint``; without them, only JWTs are accepted, and a warning is
+    logged: Mintage issues opaque tokens unless a client or the server asks for JWTs.
+    The client must be one introspection answers for these tokens: registered with
+    ``--resource <audience>`` (RFC 7662 §4, docs/resource-servers.md).
 
     ``audience`` is this API's identifier as the issuer puts it in ``aud``; it defaults
     to ``{issuer}/resource``, Mintage's default.  Metadata is fetched once, on the first
@@ -58,7 +61,14 @@ def verifier_for_issuer(
     # One discovery for both: the metadata document is fetched once.
     discovery: Discovery = jwt.discovery
     introspection = None
-    if client_id is not None and client_secret is not None:
+    if client_id is None or client_secret is None:
+        log.warning(
+            "verifier for %s built without client_id/client_secret: only JWT access "
+            "tokens can be verified, every opaque one (Mintage's default format) gets "
+            "401 invalid_token",
+            jwt.issuer,
+        )
+    else:
         introspection = IntrospectionVerifier(
             issuer,
             client_id=client_id,

@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
 
-#: Which check vouched for the token: local JWT verification or RFC 7662 introspection.
-Source = Literal["jwt", "introspection"]
+#: Which check vouched for the token: local JWT verification, RFC 7662 introspection, or
+#: the authorization server in the same process (:mod:`mintage.resource.engine`).
+Source = Literal["jwt", "introspection", "engine"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

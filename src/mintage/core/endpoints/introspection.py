@@ -67,6 +67,14 @@ class IntrospectionEndpoint:
             or not _entitled(caller.client, token, self._audiences)
         ):
             return _INACTIVE
+        return json_response(self.describe(token))
+
+    def describe(self, token: Token) -> dict[str, Any]:
+        """§2.2: the answer for an active token the caller is entitled to know about.
+
+        Also what :class:`mintage.resource.EngineVerifier` reads, so an API in the same
+        process sees a token exactly as introspection would describe it.
+        """
         body: dict[str, Any] = {
             "active": True,
             "scope": token.scope,
@@ -85,4 +93,4 @@ class IntrospectionEndpoint:
             # token is marked all the same, so that its client, the one caller that may
             # see it, cannot take it for an access token.
             body["token_type"] = "refresh_token"
-        return json_response(body)
+        return body
