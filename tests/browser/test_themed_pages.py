@@ -39,6 +39,14 @@ def themed_server(tmp_path: Path) -> Iterator[str]:
         MINTAGE_CREATE_DEMO_CLIENT="false",
         MINTAGE_TEMPLATES_DIR=str(templates),
     )
+    # Only serve and db upgrade create a database; the user comes first.
+    subprocess.run(
+        [sys.executable, "-m", "mintage.cli.main", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     mintage_command("user", "create", "quinn", "--password-stdin", env=env, stdin=PASSWORD + "\n")
     port = free_port()
     log = tmp_path / "mintage.out"
