@@ -31,6 +31,7 @@ from prometheus_client import Counter
 
 from .core.clock import Clock
 from .core.ratelimit import Bucket
+from .extras import extra_needed
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -249,7 +250,8 @@ RateLimits = WindowLimiter | SharedLimiter
 
 def _redis_storage(url: str, key_prefix: str) -> tuple[RedisStorage, redis.asyncio.ConnectionPool]:
     # Imported here: redis-py comes with the `mintage[redis]` extra, needed only with a URL.
-    import redis.asyncio
+    with extra_needed("redis", ("redis",)):
+        import redis.asyncio
 
     # No retries (redis-py's default from a URL) and short timeouts: a slow Redis must
     # cost a request at most REDIS_TIMEOUT once, then the fallback takes over.
