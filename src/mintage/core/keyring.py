@@ -44,6 +44,7 @@ class KeyRing:
         publish_lead: int = 600,
         reload_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        generate: Callable[[str], Key] = generate_key,
     ) -> None:
         for alg in algs:
             if alg not in SIGNING_ALGS:
@@ -55,6 +56,10 @@ class KeyRing:
         self._lead = publish_lead
         self._interval = reload_interval
         self._monotonic = monotonic
+        #: makes the private key of a new signing key for an algorithm; replaceable
+        #: before the first key is made (test suites hand out keys generated once, as
+        #: a 2048-bit RSA key costs ~50 ms to generate)
+        self.generate = generate
         self._keys: list[SigningKey] = []
         self._loaded_at: float | None = None
         self._private: dict[str, Key] = {}
@@ -216,7 +221,7 @@ class KeyRing:
         return newest is None or now - newest >= period
 
     async def _create(self, alg: str, now: int, not_before: int) -> SigningKey:
-        private = generate_key(alg)
+        private = self.generate(alg)
         kid = new_id()
         public = private.as_dict(private=False)
         key = SigningKey(
