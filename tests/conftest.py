@@ -12,15 +12,16 @@ markers are registered in ``pyproject.toml`` and ``make quick`` selects by them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from mintage.core import passwords
 from mintage.core.clock import FrozenClock
 from mintage.core.server import AuthorizationServer, ServerConfig
 from mintage.storage.memory import MemoryStorage
-from oauth_testkit import PEPPER, MakeServer, Server, server_factory
+from oauth_testkit import PEPPER, MakeServer, Server, password_hash, server_factory
 
 TESTS = Path(__file__).parent
 
@@ -59,6 +60,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker("pg")
         if fixtures & REDIS_FIXTURES:
             item.add_marker("redis")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dummy_hash_as_cheap_as_the_users() -> Iterator[None]:
+    """Unknown usernames are checked against a dummy hash that costs what a user's hash
+    costs (``mintage.core.passwords``).  Test users get cheap hashes
+    (``oauth_testkit.password_hash``), so the dummy is made the same way: otherwise
+    each unknown-user sign-in would spend a full Argon2id verification (~150 ms)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_dummy_hash", lambda: password_hash("mintage dummy password"))
+        yield
 
 
 @pytest.fixture
