@@ -30,6 +30,7 @@ def run_blocked(blocked: tuple[str, ...], body: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.e2e  # a child interpreter
 def test_the_server_serves_on_sqlite_without_the_optional_backends(tmp_path: Path) -> None:
     result = run_blocked(
         OPTIONAL,
@@ -54,6 +55,7 @@ def test_the_server_serves_on_sqlite_without_the_optional_backends(tmp_path: Pat
     assert result.stdout == "200\n"
 
 
+@pytest.mark.e2e  # a child interpreter
 def test_postgresql_without_asyncpg_names_the_postgres_extra() -> None:
     result = run_blocked(
         ("asyncpg",),
@@ -71,6 +73,7 @@ def test_postgresql_without_asyncpg_names_the_postgres_extra() -> None:
     )
 
 
+@pytest.mark.e2e  # a child interpreter
 def test_a_redis_url_without_redis_names_the_redis_extra() -> None:
     result = run_blocked(
         ("redis",),
@@ -87,6 +90,7 @@ def test_a_redis_url_without_redis_names_the_redis_extra() -> None:
     assert result.stdout.strip() == "redis is not installed: pip install 'mintage[redis]'"
 
 
+@pytest.mark.e2e  # a child interpreter
 def test_the_command_without_the_server_says_which_extra() -> None:
     result = run_blocked(
         ("click",),
@@ -104,6 +108,7 @@ def test_the_command_without_the_server_says_which_extra() -> None:
     )
 
 
+@pytest.mark.e2e  # a child interpreter
 def test_python_m_mintage_runs_the_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mintage", "--version"],

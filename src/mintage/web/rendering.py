@@ -10,6 +10,7 @@ back-button copy must not leak a user or a CSRF token.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -72,20 +73,28 @@ def csp(form_targets: tuple[str, ...] = ()) -> str:
     return _CSP.format(extra="".join(" " + o for o in origins))
 
 
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The templates, compiled once per process and shared by every app in it (the
+    test suites build hundreds; compiling them is most of an app's construction)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mintage.web", "templates"),
+        autoescape=True,  # every value is HTML-escaped unless marked safe
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["describe_scopes"] = describe_scopes
+    for name in ("login.html", "consent.html", "error.html", "signed_in.html"):
+        env.get_template(name)  # compile at start-up, fail early
+    return env
+
+
 class Pages:
     """Renders the templates shipped in ``mintage/web/templates``; built once."""
 
     def __init__(self) -> None:
-        self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("mintage.web", "templates"),
-            autoescape=True,  # every value is HTML-escaped unless marked safe
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.globals["describe_scopes"] = describe_scopes
-        for name in ("login.html", "consent.html", "error.html", "signed_in.html"):
-            self.env.get_template(name)  # compile at start-up, fail early
+        self.env = _templates()
         self.stylesheet = resources.files("mintage.web").joinpath("static/style.css").read_bytes()
 
     def render(
