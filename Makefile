@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench docs docs-site clean
+.PHONY: run test quick lint typecheck unit bench docs docs-site clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -26,6 +26,11 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# The inner loop: in-process tests only (markers in pyproject.toml), no server of its own
+# (PostgreSQL, Redis), no real processes, browser or Node.
+quick: $(STAMP)
+	$(BIN)/pytest -q -m "(unit or http) and not (e2e or pg or redis)" $(PYTEST_ARGS)
 
 # Mintage against its peers (slow, noisy; not part of `make test`): BENCH_ARGS="--quick"
 bench: $(STAMP)

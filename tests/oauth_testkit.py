@@ -3,7 +3,8 @@
 A :class:`Server` holds an app on the in-memory store with a frozen clock, its store and
 an ``httpx.AsyncClient`` wired to it through ``ASGITransport``.  Clients are registered
 through the library API (as the CLI does); users get a real Argon2 hash, computed once
-per password because hashing is slow.  ``tests/`` is on ``sys.path`` because pytest
+per password because hashing is slow; signing keys come from :class:`KeyPool`, generated
+once per session for the same reason.  ``tests/`` is on ``sys.path`` because pytest
 imports ``tests/conftest.py`` from there, so test modules ``import oauth_testkit``.
 """
 
@@ -28,6 +29,7 @@ from mintage import MemoryStorage, Settings, create_app
 from mintage.core.clients import register_client
 from mintage.core.clock import FrozenClock
 from mintage.core.credentials import new_id
+from mintage.core.jose import Key, generate_key
 from mintage.core.models import Client, Token, User
 from mintage.core.pkce import s256
 from mintage.core.server import AuthorizationServer
@@ -53,6 +55,35 @@ _CHEAP_ARGON2 = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism
 def password_hash(password: str = PASSWORD) -> str:
     """A cheap Argon2id hash, computed once per distinct password."""
     return _CHEAP_ARGON2.hash(password)
+
+
+class KeyPool:
+    """Signing keys generated once per session, handed out to the servers of each test.
+
+    A 2048-bit RSA key costs ~50 ms to generate, more than the rest of a test server's
+    start.  Every :func:`server_factory` (one per test) takes keys from the start of the
+    pool, so the servers and rotations *within* a test still get distinct keys; across
+    tests the key material repeats (under new ``kid`` values), which no test can see.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, list[Key]] = {}
+
+    def source(self) -> Callable[[str], Key]:
+        """A ``KeyRing.generate`` for one test: the pool's keys of each algorithm in turn."""
+        taken: dict[str, int] = {}
+
+        def generate(alg: str) -> Key:
+            keys = self._keys.setdefault(alg, [])
+            index = taken[alg] = taken.get(alg, -1) + 1
+            if index == len(keys):
+                keys.append(generate_key(alg))
+            return keys[index]
+
+        return generate
+
+
+KEYS = KeyPool()
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -200,6 +231,7 @@ async def server_factory() -> AsyncIterator[MakeServer]:
     """Yields ``make(storage=None, users=None, grants=(), **settings_overrides)``
     (``users``: a user source of the test's own; ``grants`` are served besides the
     built-in ones, ``create_app(grants=)``); everything closes on exit."""
+    generate = KEYS.source()
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(
@@ -226,6 +258,7 @@ async def server_factory() -> AsyncIterator[MakeServer]:
             app = create_app(
                 settings, storage=store, pepper=PEPPER, clock=clock, users=users, grants=grants
             )
+            app.state.mintage.server.keys.generate = generate  # before start-up makes keys
             await stack.enter_async_context(LifespanManager(app))
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)

@@ -1,13 +1,17 @@
 """Mintage: an OAuth 2.1 authorization server, standalone or embedded.
 
 The public API is listed in ``__all__``.  Names load lazily so that importing
-``mintage.core`` (the protocol engine) never pulls in Starlette or a database driver.
+``mintage.core`` (the protocol engine) never pulls in Starlette or a database driver,
+and ``import mintage`` works with the resource kit alone (``pip install mintage``); a
+server name used without ``mintage[server]`` installed says which extra to install.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from .extras import SERVER_MODULES, extra_needed
 
 __version__ = "0.1.0"
 
@@ -150,7 +154,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'mintage' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    with extra_needed("server", SERVER_MODULES):
+        return getattr(importlib.import_module(module), name)
 
 
 def __dir__() -> list[str]:

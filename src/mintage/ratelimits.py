@@ -23,8 +23,8 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-import redis.asyncio
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage, Storage
 from limits.errors import StorageError
@@ -32,6 +32,10 @@ from prometheus_client import Counter
 
 from .core.clock import Clock
 from .core.ratelimit import Bucket
+from .extras import extra_needed
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 log = logging.getLogger("mintage")
 
@@ -264,6 +268,10 @@ RateLimits = WindowLimiter | SharedLimiter
 
 
 def _redis_storage(url: str, key_prefix: str) -> tuple[RedisStorage, redis.asyncio.ConnectionPool]:
+    # Imported here: redis-py comes with the `mintage[redis]` extra, needed only with a URL.
+    with extra_needed("redis", ("redis",)):
+        import redis.asyncio
+
     # No retries (redis-py's default from a URL) and short timeouts: a slow Redis must
     # cost a request at most REDIS_TIMEOUT once, then the fallback takes over.
     pool = redis.asyncio.ConnectionPool.from_url(

@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import httpx
 import pytest
 
 from oauth_testkit import PASSWORD
+from polling import until_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -75,17 +75,15 @@ def free_port() -> int:
 
 
 def wait_healthy(url: str, alive: Any = None) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if alive is not None and not alive():
             raise AssertionError(f"the server for {url} exited")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} not healthy after {STARTUP_SECONDS} s")
+            return False
+
+    until_blocking(healthy, within=STARTUP_SECONDS, interval=0.05, what=f"{url} healthy")
 
 
 @dataclass

@@ -37,6 +37,7 @@ def _load_at_once(database_url: str, barrier: Barrier, out: multiprocessing.Queu
     out.put(load_pepper(Settings(database_url=database_url)))
 
 
+@pytest.mark.e2e  # forked processes: e2e, not in `make quick`
 @pytest.mark.parametrize("round_", range(3))
 def test_racing_processes_all_get_the_same_whole_key(tmp_path: Path, round_: int) -> None:
     database_url = f"sqlite:///{tmp_path / 'race.db'}"

@@ -87,6 +87,7 @@ FORBIDDEN = (
 )
 
 
+@pytest.mark.e2e  # a child interpreter: e2e, not in `make quick`
 def test_core_imports_no_web_framework_or_database_library() -> None:
     """Import all of ``mintage.core`` in a fresh interpreter and inspect ``sys.modules``."""
     script = textwrap.dedent(
@@ -113,6 +114,7 @@ def test_core_imports_no_web_framework_or_database_library() -> None:
     assert len(report["imported"]) >= 15
 
 
+@pytest.mark.e2e  # a child interpreter: e2e, not in `make quick`
 def test_the_boundary_check_can_fail() -> None:
     """The same probe notices a framework when one is imported (the test is not vacuous)."""
     script = "import sys, mintage.web; print('starlette' in sys.modules)"

@@ -12,11 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+
+from polling import until_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -28,6 +29,12 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def refuses_connections(port: int) -> bool:
+    """Nothing accepts connections on ``port`` of the loopback interface (any more)."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -56,30 +63,27 @@ class Process:
 
     def wait_healthy(self, url: str) -> None:
         """Poll ``url`` until it answers 200; fail early if the process died."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             if self.popen.poll() is not None:
                 raise AssertionError(
                     f"exited with {self.popen.returncode}:\n{self.stdout}\n{self.stderr}"
                 )
             try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return
+                return httpx.get(url, timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{url} not healthy after {STARTUP_SECONDS} s:\n{self.stderr}")
+                return False
+
+        until_blocking(healthy, within=STARTUP_SECONDS, interval=0.1, what=f"{url} healthy")
 
     def wait_for_output(self, pattern: str) -> re.Match[str]:
         """The first match of ``pattern`` in stdout, waiting for it up to the deadline."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            found = re.search(pattern, self.stdout, re.MULTILINE)
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r} in stdout:\n{self.stdout}")
-            time.sleep(0.05)
+        return until_blocking(
+            lambda: re.search(pattern, self.stdout, re.MULTILINE),
+            within=STARTUP_SECONDS,
+            interval=0.05,
+            what=f"{pattern!r} in stdout",
+        )
 
     def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
         """Send ``sig`` and wait (bounded) for the exit code."""

@@ -13,19 +13,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from pathlib import Path
 from urllib.parse import urlencode
 
 from deployment import Credentials, Deployment, Server
 from raw_http import Connection, ConnectionLost, Reply, basic
+from serve_process import refuses_connections
+
+from polling import until
 
 IN_FLIGHT = 4
-
-
-def refuses_connections(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 async def stop_during_requests(server: Server, svc: Credentials) -> tuple[list[Reply], bool]:
@@ -56,10 +53,7 @@ async def stop_during_requests(server: Server, svc: Credentials) -> tuple[list[R
         await conn.send_raw(request[head:half])
     os.kill(server.pid, signal.SIGTERM)
 
-    deadline = asyncio.get_running_loop().time() + 5
-    while not refuses_connections(server.port):
-        assert asyncio.get_running_loop().time() < deadline, "still accepting connections"
-        await asyncio.sleep(0.02)
+    await until(lambda: refuses_connections(server.port), what="connections refused")
     assert server.process.popen.poll() is None  # still finishing the requests
 
     for conn in busy:

@@ -6,7 +6,6 @@ resource server would.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -20,6 +19,7 @@ from joserfc.jwk import KeySet
 from mintage.core.pkce import s256
 from mintage.storage.memory import MemoryStorage
 from oauth_testkit import MakeServer, Registered, Server, bearer
+from polling import until
 
 CB = "https://rp.example/cb"
 VERIFIER = "w" * 50
@@ -277,10 +277,10 @@ async def test_scheduled_rotation_adds_a_key_when_the_newest_is_too_old(
         old, alg="RS256", created_at=first.clock() - 2 * 86_400
     )
     server = await make_server(storage=store, key_rotation_days=1)
-    for _ in range(100):
-        if len([k for k in store.signing_keys.values() if k.alg == "RS256"]) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await until(
+        lambda: len([k for k in store.signing_keys.values() if k.alg == "RS256"]) == 2,
+        what="the rotation at start-up",
+    )
     rs = sorted(
         (k for k in store.signing_keys.values() if k.alg == "RS256"), key=lambda k: k.created_at
     )

@@ -83,10 +83,12 @@ def probe(statements: str) -> dict[str, list[str]]:
     return report
 
 
+@pytest.mark.e2e  # a child interpreter: e2e, not in `make quick`
 def test_importing_the_package_is_light() -> None:
     assert probe("import mintage.resource") == {"heavy": [], "inner": []}
 
 
+@pytest.mark.e2e  # a child interpreter: e2e, not in `make quick`
 def test_no_module_but_fastapi_loads_a_web_framework() -> None:
     report = probe(
         """
@@ -102,6 +104,7 @@ def test_no_module_but_fastapi_loads_a_web_framework() -> None:
     assert report["inner"] == []  # resource/ stands on core alone
 
 
+@pytest.mark.e2e  # a child interpreter: e2e, not in `make quick`
 def test_the_probe_can_fail() -> None:
     assert probe("import mintage.resource.fastapi")["heavy"] == ["fastapi", "starlette"]
 

@@ -4,10 +4,6 @@ invalidation (PostgreSQL NOTIFY, SQLite data_version), not by waiting out the TT
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-
 import pytest
 
 from mintage.core.storage import Storage
@@ -15,8 +11,19 @@ from mintage.storage.sql.client_cache import ClientCache
 from mintage.storage.sql.postgres import PostgresStorage
 from mintage.storage.sql.sqlite import SQLiteStorage
 from mintage.testing.records import client
+from polling import until
 
-TTL = 0.05  # tiny, so the tests need no long sleeps
+TTL = 0.05
+
+
+class Monotonic:
+    """A ``time.monotonic`` that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def with_ttl(store: Storage, ttl: float) -> Storage:
@@ -36,10 +43,12 @@ def cache_of(store: Storage) -> ClientCache:
 
 
 def test_a_hit_until_the_ttl_passes() -> None:
-    cache = ClientCache(ttl=TTL)
+    monotonic = Monotonic()
+    cache = ClientCache(ttl=TTL, monotonic=monotonic)
     cache.put(client(), cache.generation)
+    monotonic.now += TTL * 0.9
     assert cache.get("client-1") == client()
-    time.sleep(TTL * 1.5)
+    monotonic.now += TTL * 0.2
     assert cache.get("client-1") is None
     assert len(cache) == 0  # the expired entry is gone
 
@@ -81,14 +90,15 @@ def test_topics_drop_one_client_or_all() -> None:
 
 
 def test_unreliable_invalidation_shortens_new_entries() -> None:
-    cache = ClientCache(ttl=60, fallback_ttl=TTL)
+    monotonic = Monotonic()
+    cache = ClientCache(ttl=60, fallback_ttl=TTL, monotonic=monotonic)
     cache.set_reliable(False)
     cache.put(client(), cache.generation)
-    time.sleep(TTL * 1.5)
+    monotonic.now += TTL * 1.5
     assert cache.get("client-1") is None  # the fallback TTL, not 60 s
     cache.set_reliable(True)
     cache.put(client(), cache.generation)
-    time.sleep(TTL * 1.5)
+    monotonic.now += TTL * 1.5
     assert cache.get("client-1") == client()
 
 
@@ -103,16 +113,6 @@ async def test_in_process_changes_take_effect_at_once(sql_store: Storage) -> Non
     assert await sql_store.get_client("client-1") == rotated
     assert await sql_store.delete_client("client-1") is True
     assert await sql_store.get_client("client-1") is None
-
-
-async def until(check: Callable[[], Awaitable[bool]], deadline: float) -> float:
-    """Seconds until ``check()`` held, polling; fails after ``deadline`` seconds."""
-    start = time.monotonic()
-    while not await check():
-        elapsed = time.monotonic() - start
-        assert elapsed < deadline, f"not seen after {elapsed:.2f} s"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 async def test_changes_by_another_process_reach_the_cache_within_a_second(
@@ -131,7 +131,7 @@ async def test_changes_by_another_process_reach_the_cache_within_a_second(
         async def creation_heard() -> bool:  # so that it cannot empty the cache later
             return bool(heard)
 
-        await until(creation_heard, 1.0)
+        await until(creation_heard, within=1.0, what="the creation")
         assert await server.get_client("client-1") == client()
         assert len(cache_of(server)) == 1
         rotated = client(secret_digest="sha256$" + "cd" * 32)
@@ -140,14 +140,14 @@ async def test_changes_by_another_process_reach_the_cache_within_a_second(
         async def rotated_seen() -> bool:
             return await server.get_client("client-1") == rotated
 
-        assert await until(rotated_seen, 1.0) < 1.0
+        await until(rotated_seen, within=1.0, what="the rotated secret")
         assert len(cache_of(server)) == 1  # cached again, the new row
         await cli.delete_client("client-1")
 
         async def deleted_seen() -> bool:
             return await server.get_client("client-1") is None
 
-        assert await until(deleted_seen, 1.0) < 1.0
+        await until(deleted_seen, within=1.0, what="the deletion")
     finally:
         await cli.close()
         await server.close()
@@ -179,7 +179,7 @@ async def test_closing_forgets_the_cache(sql_store: Storage) -> None:
         async def echoed() -> bool:
             return len(heard) == 2
 
-        await until(echoed, 5.0)
+        await until(echoed, what="the echo")
     await sql_store.get_client("client-1")
     assert len(cache_of(sql_store)) == 1
     await sql_store.close()

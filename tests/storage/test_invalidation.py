@@ -4,8 +4,6 @@ delivery across processes (PostgreSQL LISTEN/NOTIFY, SQLite PRAGMA data_version)
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -18,16 +16,7 @@ from mintage.storage.sql.sqlite import SQLiteStorage
 from mintage.storage.sql.sqlite_watch import DataVersionWatch
 from mintage.testing.keys import key as signing_key
 from mintage.testing.records import client
-
-
-async def wait_for(condition: Callable[[], bool], deadline: float = 1.0) -> float:
-    """Seconds until ``condition()`` held; fails after ``deadline`` seconds."""
-    start = time.monotonic()
-    while not condition():
-        elapsed = time.monotonic() - start
-        assert elapsed < deadline, f"not seen after {elapsed:.2f} s"
-        await asyncio.sleep(0.005)
-    return time.monotonic() - start
+from polling import until
 
 
 def sibling(store: Storage, **options: float) -> Storage:
@@ -120,7 +109,7 @@ async def test_another_process_reaches_listeners_within_a_second(sql_backend: St
         await other.save_client(client())
         # PostgreSQL says which client; SQLite only that something changed ("*").
         expected = "*" if isinstance(server, SQLiteStorage) else "client:client-1"
-        assert await wait_for(lambda: expected in seen) < 1.0
+        await until(lambda: expected in seen, within=1.0, what=f"{expected} heard")
     finally:
         await other.close()
         await server.close()
@@ -136,10 +125,10 @@ async def test_signing_key_changes_reach_other_processes(sql_backend: Storage) -
         server.add_invalidation_listener(KEYS_TOPIC, seen.append)
         await other.save_signing_key(signing_key())
         expected = "*" if isinstance(server, SQLiteStorage) else KEYS_TOPIC
-        assert await wait_for(lambda: expected in seen) < 1.0
+        await until(lambda: expected in seen, within=1.0, what=f"{expected} heard")
         seen.clear()
         assert await other.delete_signing_key("kid-1") is True
-        assert await wait_for(lambda: expected in seen) < 1.0
+        await until(lambda: expected in seen, within=1.0, what=f"{expected} heard")
     finally:
         await other.close()
         await server.close()
@@ -156,7 +145,7 @@ async def test_postgres_notify_invalidation_reaches_other_instances(
         keys: list[str] = []
         server.add_invalidation_listener("keys", keys.append)
         await other.notify_invalidation("keys")  # e.g. a key rotation at another instance
-        assert await wait_for(lambda: "keys" in keys) < 1.0
+        await until(lambda: "keys" in keys, within=1.0, what="keys heard")
     finally:
         await other.close()
         await server.close()
@@ -179,7 +168,7 @@ async def test_postgres_channels_are_per_schema(postgres_url: str, pg_schema: st
         server.add_invalidation_listener("", seen.append)
         await other.notify_invalidation("keys")  # the neighbour's, not ours
         await server.notify_invalidation("mine")  # delivered after it, in commit order
-        await wait_for(lambda: seen.count("mine") == 2)  # the local call and the echo
+        await until(lambda: seen.count("mine") == 2, what="the echo")  # the local call and the echo
         assert "keys" not in seen
     finally:
         await other.close()
@@ -202,7 +191,7 @@ async def test_postgres_lost_listener_flushes_shortens_and_recovers(
         heard: list[str] = []
         server.add_invalidation_listener("client:", heard.append)
         await other.save_client(client())
-        await wait_for(lambda: "client:client-1" in heard)  # before caching it
+        await until(lambda: "client:client-1" in heard, what="the creation")  # before caching it
         await server.get_client("client-1")
         cache = server._clients
         assert len(cache) == 1 and cache.ttl == 60
@@ -224,16 +213,17 @@ async def test_postgres_lost_listener_flushes_shortens_and_recovers(
         # The loss is noticed: every cached client is dropped, new entries live 1 s.
         # Then it listens again, and the long TTL is back.
         recovered = ("reliable", True, 60)
-        await wait_for(lambda: recovered in events, deadline=15.0)
+        await until(lambda: recovered in events, within=15.0, what="the recovery")
         assert events[:2] == [("reliable", False, 1.0), ("*", 0, 1.0)]
         assert server.invalidations_reliable and cache.ttl == 60
         await server.get_client("client-1")
         await other.save_client(client(name="renamed"))
         renamed = client(name="renamed")
-        start = time.monotonic()
-        while (seen := await server.get_client("client-1")) != renamed:
-            assert time.monotonic() - start < 1.0, f"still {seen}"
-            await asyncio.sleep(0.01)
+
+        async def renamed_seen() -> bool:
+            return await server.get_client("client-1") == renamed
+
+        await until(renamed_seen, within=1.0, what="the renamed client")
     finally:
         await admin.close()
         await other.close()

@@ -110,6 +110,7 @@ def test_sqlite_upgrade_twice_is_a_no_op_at_head(sqlite_url: str) -> None:
     assert _sqlite_state(sqlite_url) == (TABLES, [HEAD], [])
 
 
+@pytest.mark.e2e  # child processes: e2e, not in `make quick`
 def test_sqlite_upgrades_from_two_processes(sqlite_url: str) -> None:
     _run_children(sqlite_url, "")
     assert _sqlite_state(sqlite_url) == (TABLES, [HEAD], [])
@@ -151,6 +152,7 @@ async def test_postgres_concurrent_upgrades_in_one_process(
     assert await _pg_state(postgres_url, pg_schema) == (TABLES, [HEAD], [])
 
 
+@pytest.mark.e2e  # child processes: e2e, not in `make quick`
 def test_postgres_upgrades_from_two_processes(postgres_url: str, pg_schema: str) -> None:
     _run_children(postgres_url, pg_schema)
     assert asyncio.run(_pg_state(postgres_url, pg_schema)) == (TABLES, [HEAD], [])

@@ -6,23 +6,13 @@ import asyncio
 import os
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 
 from mintage.storage.sql.migrate import sqlite_path
 from mintage.storage.sql.sqlite import SQLiteStorage
 from mintage.testing.records import token
+from polling import until
 
 PAGE = 4096
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 async def write_many(store: SQLiteStorage, n: int, prefix: str = "t") -> None:
@@ -59,7 +49,7 @@ async def test_the_checkpointer_copies_the_wal(sqlite_url: str) -> None:
             last = checkpointer.last
             return last is not None and last[1] > 0 and last[1] == last[2]
 
-        assert eventually(caught_up), checkpointer.last
+        await until(caught_up, what="the checkpointer caught up")
         assert checkpointer.truncate_runs == 0
     finally:
         await store.close()
@@ -85,10 +75,11 @@ async def test_checkpoints_keep_the_wal_short_under_steady_writes(sqlite_url: st
                 *(store.save_token(token(f"t{i}")) for i in range(start, start + 100))
             )
             largest = max(largest, os.stat(wal).st_size)
-            deadline = time.monotonic() + 10
-            while checkpointer.passive_runs == rounds:
-                assert time.monotonic() < deadline, "the checkpointer stopped"
-                await asyncio.sleep(0.005)
+            await until(
+                lambda: checkpointer.passive_runs != rounds,  # noqa: B023 (awaited here)
+                within=10,
+                what="a checkpointer round",
+            )
         assert largest < 2000 * PAGE
     finally:
         await store.close()
@@ -129,7 +120,10 @@ async def test_a_large_wal_is_truncated(sqlite_url: str) -> None:
         await write_many(store, 500)
         checkpointer = store._checkpointer
         assert checkpointer is not None
-        assert eventually(lambda: checkpointer.truncate_runs > 0 and os.stat(wal).st_size == 0)
+        await until(
+            lambda: checkpointer.truncate_runs > 0 and os.stat(wal).st_size == 0,
+            what="the WAL truncated",
+        )
         await store.save_token(token("after"))  # the store goes on after a truncation
         assert await store.get_token("after") == token("after")
     finally:

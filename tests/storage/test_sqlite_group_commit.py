@@ -306,6 +306,7 @@ _CRASH_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.e2e  # a child process: e2e, not in `make quick`
 def test_saved_tokens_survive_sigkill(sqlite_url: str, tmp_path: Any) -> None:
     """Every token whose save returned (and so could have been sent) is in the file
     after the process is killed mid-stream; the file is intact."""

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ..core.audit import AuditEventType
-from ..core.jose import SIGNING_ALGS
+from ..core.jws_algorithms import SIGNING_ALGS
 from ..core.keyring import KeyRingError
 from ..core.models import SigningKey
 from ..core.sealing import Sealer, SealError, derive_key

@@ -23,7 +23,8 @@ import orjson
 
 from .clock import Clock
 from .credentials import new_id
-from .jose import SIGNING_ALGS, Key, generate_key, import_key
+from .jose import Key, generate_key, import_key
+from .jws_algorithms import SIGNING_ALGS
 from .models import SigningKey
 from .sealing import Sealer, SealError
 from .storage import KeyStore
@@ -44,6 +45,7 @@ class KeyRing:
         publish_lead: int = 600,
         reload_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        generate: Callable[[str], Key] = generate_key,
     ) -> None:
         for alg in algs:
             if alg not in SIGNING_ALGS:
@@ -55,6 +57,10 @@ class KeyRing:
         self._lead = publish_lead
         self._interval = reload_interval
         self._monotonic = monotonic
+        #: makes the private key of a new signing key for an algorithm; replaceable
+        #: before the first key is made (test suites hand out keys generated once, as
+        #: a 2048-bit RSA key costs ~50 ms to generate)
+        self.generate = generate
         self._keys: list[SigningKey] = []
         self._loaded_at: float | None = None
         self._private: dict[str, Key] = {}
@@ -216,7 +222,7 @@ class KeyRing:
         return newest is None or now - newest >= period
 
     async def _create(self, alg: str, now: int, not_before: int) -> SigningKey:
-        private = generate_key(alg)
+        private = self.generate(alg)
         kid = new_id()
         public = private.as_dict(private=False)
         key = SigningKey(

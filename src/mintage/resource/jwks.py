@@ -23,7 +23,7 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, import_key
 
-from mintage.core.jose import key_fits
+from mintage.core.jws_algorithms import key_fits
 
 from ._http import HTTP, log, request_json
 from .errors import InvalidTokenError, OAuthError, ServerError, TemporarilyUnavailableError

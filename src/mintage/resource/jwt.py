@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import extract_compact, validate_compact
 
 from mintage.core.credentials import looks_like_jws
-from mintage.core.jose import ALGORITHM_KEYS, SIGNING_ALGS, AllowListRegistry
+from mintage.core.jws_algorithms import ALGORITHM_KEYS, SIGNING_ALGS, AllowListRegistry
 
 from ._http import DEFAULT_TIMEOUT, HTTP, log
 from .discovery import Discovery, normalize_issuer

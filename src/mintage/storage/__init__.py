@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core.storage import Storage
+from ..extras import extra_needed
 from .memory import MemoryStorage
 
 __all__ = ["MemoryStorage", "open_storage"]
@@ -20,7 +21,8 @@ def open_storage(database_url: str) -> Storage:
 
         return SQLiteStorage(database_url)
     if database_url.startswith(("postgresql:", "postgres:")):
-        from .sql.postgres import PostgresStorage
+        with extra_needed("postgres", ("asyncpg",)):
+            from .sql.postgres import PostgresStorage
 
         return PostgresStorage(database_url)
     raise ValueError("unsupported database URL: use memory://, sqlite:///path.db or postgresql://…")

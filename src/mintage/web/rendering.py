@@ -15,6 +15,7 @@ served after the built-in stylesheet.  Both are read at start-up, never per requ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -91,35 +92,44 @@ TEMPLATES = (
 THEME = "theme.css"
 
 
+@functools.cache
+def _templates(templates_dir: Path | None) -> tuple[jinja2.Environment, bytes | None]:
+    """The templates (those of ``templates_dir`` first) and the theme's stylesheet,
+    compiled once per process and directory and shared by every app in it (the test
+    suites build hundreds; compiling them is most of an app's construction)."""
+    package = jinja2.PackageLoader("mintage.web", "templates")
+    loader: jinja2.BaseLoader = package
+    theme: bytes | None = None
+    if templates_dir is not None:
+        if not templates_dir.is_dir():
+            raise ValueError(f"templates_dir {templates_dir} is not a directory")
+        # "mintage/login.html" is always the built-in one: an override can extend it
+        # and replace only some blocks.
+        builtin = jinja2.PrefixLoader({"mintage": package})
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates_dir), package, builtin])
+        stylesheet = templates_dir / THEME
+        theme = stylesheet.read_bytes() if stylesheet.is_file() else None
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,  # every value is HTML-escaped unless marked safe
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["describe_scopes"] = describe_scopes
+    env.globals["theme_stylesheet"] = theme is not None
+    for name in TEMPLATES:
+        env.get_template(name)  # compile at start-up, fail early
+    return env, theme
+
+
 class Pages:
     """Renders the templates shipped in ``mintage/web/templates``, or those of the same
     name in ``templates_dir`` first; built once."""
 
     def __init__(self, templates_dir: Path | None = None) -> None:
-        package = jinja2.PackageLoader("mintage.web", "templates")
-        loader: jinja2.BaseLoader = package
-        #: the theme's stylesheet, when the templates directory has one
-        self.theme: bytes | None = None
-        if templates_dir is not None:
-            if not templates_dir.is_dir():
-                raise ValueError(f"templates_dir {templates_dir} is not a directory")
-            # "mintage/login.html" is always the built-in one: an override can extend it
-            # and replace only some blocks.
-            builtin = jinja2.PrefixLoader({"mintage": package})
-            loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates_dir), package, builtin])
-            theme = templates_dir / THEME
-            self.theme = theme.read_bytes() if theme.is_file() else None
-        self.env = jinja2.Environment(
-            loader=loader,
-            autoescape=True,  # every value is HTML-escaped unless marked safe
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.globals["describe_scopes"] = describe_scopes
-        self.env.globals["theme_stylesheet"] = self.theme is not None
-        for name in TEMPLATES:
-            self.env.get_template(name)  # compile at start-up, fail early
+        #: the environment, and the theme's stylesheet when the templates directory has one
+        self.env, self.theme = _templates(templates_dir)
         self.stylesheet = resources.files("mintage.web").joinpath("static/style.css").read_bytes()
 
     def render(

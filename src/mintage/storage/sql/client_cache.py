@@ -23,12 +23,14 @@ The rules, for both stores:
   a generation counter, bumped by every invalidation, is checked before storing.  So a
   notification that overtakes a read in flight is not lost.
 
-Times come from ``time.monotonic()``, immune to changes of the wall clock.
+Times come from ``time.monotonic()``, immune to changes of the wall clock (``monotonic``
+replaces it in tests, which then need not wait for a TTL to pass).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from ...core.models import Client
 from ...core.storage import ALL_TOPICS, CLIENT_TOPIC
@@ -39,9 +41,23 @@ __all__ = ["ClientCache"]
 class ClientCache:
     """``client_id`` → ``(expires_at, Client)``; ``ttl <= 0`` turns caching off."""
 
-    __slots__ = ("_entries", "fallback_ttl", "generation", "long_ttl", "max_size", "ttl")
+    __slots__ = (
+        "_entries",
+        "_monotonic",
+        "fallback_ttl",
+        "generation",
+        "long_ttl",
+        "max_size",
+        "ttl",
+    )
 
-    def __init__(self, ttl: float = 30.0, max_size: int = 1024, fallback_ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        ttl: float = 30.0,
+        max_size: int = 1024,
+        fallback_ttl: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.long_ttl = ttl
         self.fallback_ttl = min(fallback_ttl, ttl)
         #: The lifetime given to entries stored now: ``long_ttl``, or ``fallback_ttl``
@@ -51,6 +67,7 @@ class ClientCache:
         #: Bumped by every invalidation; see :meth:`put`.
         self.generation = 0
         self._entries: dict[str, tuple[float, Client]] = {}
+        self._monotonic = monotonic
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -60,7 +77,7 @@ class ClientCache:
         entry = self._entries.get(client_id)
         if entry is None:
             return None
-        if entry[0] > time.monotonic():
+        if entry[0] > self._monotonic():
             return entry[1]
         del self._entries[client_id]
         return None
@@ -76,7 +93,7 @@ class ClientCache:
         entries.pop(client.client_id, None)  # re-inserted last: the newest read
         if len(entries) >= self.max_size:
             del entries[next(iter(entries))]
-        entries[client.client_id] = (time.monotonic() + self.ttl, client)
+        entries[client.client_id] = (self._monotonic() + self.ttl, client)
 
     def invalidate(self, client_id: str) -> None:
         """Forget ``client_id``, and any read of it still in flight."""

@@ -20,14 +20,16 @@ import contextlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = ["upgrade_schema", "upgrade_schema_async"]
 
@@ -136,7 +138,9 @@ def _upgrade_sqlite(path: str, revision: str = "head") -> None:
 
 
 async def _upgrade_postgres(dsn: str, schema: str | None, revision: str = "head") -> None:
-    # Imported here: the asyncio extension needs greenlet, which only migrations use.
+    # Imported here: the asyncio extension needs greenlet, which only migrations use, and
+    # asyncpg comes with the `mintage[postgres]` extra.
+    import asyncpg
     from sqlalchemy.ext.asyncio import create_async_engine
 
     async def connect() -> asyncpg.Connection:
