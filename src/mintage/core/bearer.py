@@ -83,7 +83,8 @@ def bearer_token(
             credentials = credentials.strip()
             # b64token (§2.1) has no space or comma: a second value is a second header
             # joined into this one (RFC 9110 §5.3) or a malformed credential.
-            if not credentials or any(c in credentials for c in " \t,"):
+            # One token68 (RFC 6750 §2.1): a space, tab or comma means more than one.
+            if not credentials or " " in credentials or "\t" in credentials or "," in credentials:
                 raise InvalidRequestError(_MALFORMED)
             found.append(credentials)
     if form is not None and PARAM in form:
