@@ -277,6 +277,27 @@ async def test_client_without_redirect_uris_is_not_redirected(
             await endpoint(engine).validate(params)
 
 
+@pytest.mark.parametrize(
+    "redirect_uri", ["javascript:alert(document.domain)//", "JavaScript:x", "data:text/html,x"]
+)
+async def test_a_stored_dangerous_redirect_uri_is_never_redirected_to(
+    engine: AuthorizationServer, store: MemoryStorage, redirect_uri: str
+) -> None:
+    # Stored as a store of one's own, or registration before it refused these, would.
+    await store.save_client(
+        Client("old", "old", ("authorization_code",), ("read",), redirect_uris=(redirect_uri,))
+    )
+    params = {
+        "response_type": "code",
+        "client_id": "old",
+        "redirect_uri": redirect_uri,
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+    }
+    with pytest.raises(NonRedirectableError, match="never a redirect target"):
+        await endpoint(engine).validate(params)
+
+
 async def test_errors_before_the_redirect_uri_is_trusted_are_not_redirected(
     engine: AuthorizationServer, public: Registered
 ) -> None:

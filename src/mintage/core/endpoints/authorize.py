@@ -36,7 +36,7 @@ from ..http import OAuthRequest
 from ..models import AuthorizationCode, Client
 from ..params import parse_form, query_params
 from ..pkce import check_challenge
-from ..redirect_uri import match_redirect_uri
+from ..redirect_uri import check_redirect_uri_scheme, match_redirect_uri
 from ..scope import format_scope, granted_scope
 from ..storage import AuthorizationCodeStore, ClientStore
 
@@ -182,6 +182,14 @@ class AuthorizeEndpoint:
             if "redirect_uri" not in given:
                 raise NonRedirectableError("missing parameter redirect_uri")
             raise NonRedirectableError("redirect_uri is not registered for this client")
+        try:
+            # Registration refuses these schemes; a client stored before it did, or by a
+            # store of one's own, must not get a code handed to script (RFC 6749 §10.14).
+            check_redirect_uri_scheme(redirect_uri)
+        except ValueError:
+            raise NonRedirectableError(
+                "the registered redirect_uri is never a redirect target; register another"
+            ) from None
         state = given.get("state")
         # From here on, errors go back to the client.
         try:
