@@ -148,10 +148,6 @@ def enabled_features(config: ServerConfig) -> list[Feature]:
     return [f for f in FEATURES if on[f.setting]]
 
 
-def needed_concerns(config: ServerConfig) -> set[str]:
-    return {c for f in enabled_features(config) for c in f.concerns}
-
-
 def check_stores(
     stores: Stores, config: ServerConfig, *, provided: frozenset[str] = frozenset()
 ) -> None:

@@ -27,16 +27,16 @@ def page_routes(
     (``server.endpoints``)."""
     pages = Pages(templates_dir)
     b = Browser(server, Services.of(server), pages, derive_key(pepper), body_limit)
-    themed = [Route("/static/theme.css", pages.theme_style, methods=["GET"])]
     routes = [
         Route("/static/style.css", pages.style, methods=["GET"]),
-        *(themed if pages.theme is not None else []),
         Route(AUTHORIZE_PATH, functools.partial(authorize, b), methods=["GET", "POST"]),
         Route(AUTHORIZE_PATH + "/decision", functools.partial(decision, b), methods=["POST"]),
         Route(LOGIN_PATH, functools.partial(login_get, b), methods=["GET"]),
         Route(LOGIN_PATH, functools.partial(login_post, b), methods=["POST"]),
         Route("/logout", functools.partial(logout_post, b), methods=["POST"]),
     ]
+    if pages.theme is not None:
+        routes.append(Route("/static/theme.css", pages.theme_style, methods=["GET"]))
     end_session_path = server.endpoints.get("end_session_endpoint")
     if end_session_path is not None:
         routes.append(
